@@ -1,0 +1,36 @@
+"""Shared fixtures: where the real data lives, and small helpers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("HSG_SHARED", ROOT.parent / "shared"))
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} is not available (tests read real data from ../shared)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data: VOC train images, BSDS500, Cityscapes and COCO samples."""
+    return _require(SHARED / "data")
+
+
+@pytest.fixture(scope="session")
+def parity_dir() -> Path:
+    """../shared/parity: the original code's inputs and outputs for each component."""
+    return _require(SHARED / "parity")
+
+
+def load_parity(parity_dir: Path, name: str) -> dict:
+    return torch.load(parity_dir / name, weights_only=True)
