@@ -102,7 +102,7 @@ DEFAULTS: dict[str, Any] = {
         "warmup_iteration": K(100, "Iterations of linear warmup from 0.1x to 1x the base learning rate."),
         "base_lr": K(0.1, "Base learning rate."),
         "weight_decay": K(1e-4, "L2 weight decay (not applied to biases and BatchNorm betas)."),
-        "momentum": K(0.9, "SGD momentum."),
+        "momentum": K(0.9, "SGD momentum (the learning rate sits inside the momentum buffer, as the original)."),
         "lr_policy": K("step", "Learning-rate schedule after warmup: 'step' (x0.1 at each decay fraction) or "
                                "'poly'.", choices=("step", "poly")),
         "decay_fractions": K([0.32, 0.56, 0.75], "Fractions of max_iteration where the 'step' policy decays by 10x."),

@@ -1,0 +1,106 @@
+"""Segment bookkeeping for the hierarchy: per-image node sets and the fine/coarse grouping.
+
+At stage 2 the segments of *both* views of an image form one sequence of nodes for the clustering
+transformers, so the two views are grouped jointly and a group names the same image parts in both.
+Segments come out of :func:`hsg.clustering.kmeans.kmeans_segments` ordered by view, so the nodes of
+image ``i`` (views ``2i`` and ``2i+1``) are a contiguous run of segment ids: view ``2i``'s first.
+Everything here is vectorised over images with scatter/gather; there is no loop per image or segment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+# (src [B,C,L], mask [B,L] | None, queries [Q,C], pos [B,C,L]) -> (centroids, feats, logits, memory)
+Transformer = Callable[[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor],
+                       tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]
+
+
+@dataclass
+class NodeSets:
+    """The padded per-image node sequences that the transformers read."""
+
+    prototype: torch.Tensor  # [B, C, N] L2-normalised segment prototypes, 0 on padding
+    position: torch.Tensor  # [B, C, N] mean position embedding of each segment, 0 on padding
+    padding_mask: torch.Tensor  # [B, N] True on padded slots
+    view: torch.Tensor  # [B, N] view index of each node, -1 on padding
+    segment_image: torch.Tensor  # [S] image (pair) index of every segment
+    segment_node: torch.Tensor  # [S] node slot of every segment within its image
+
+
+def build_node_sets(segment_view: torch.Tensor, segment_prototype: torch.Tensor,
+                    segment_position: torch.Tensor, num_images: int, padding: int) -> NodeSets:
+    """Scatter segments into ``[num_images, C, N]`` sequences.
+
+    Args:
+        segment_view: ``[S]`` local view index of each segment (sorted ascending).
+        segment_prototype: ``[S, C]``; segment_position: ``[S, C]``.
+        num_images: images on this process (views / 2).
+        padding: pad every sequence to this length (the original COCO model used 256); 0 pads to the
+            longest sequence. A sequence longer than ``padding`` extends the padding instead of failing.
+    """
+    s, c = segment_prototype.shape
+    image = torch.div(segment_view, 2, rounding_mode="floor")
+    counts = torch.bincount(image, minlength=num_images)
+    starts = torch.cumsum(counts, 0) - counts
+    node = torch.arange(s, device=image.device) - starts[image]
+    n = max(int(padding), int(counts.max().item()) if s else 1)
+
+    def scatter(values: torch.Tensor) -> torch.Tensor:
+        out = values.new_zeros(num_images, n, c)
+        out = out.index_put((image, node), values)
+        return out.transpose(1, 2)
+
+    mask = torch.ones(num_images, n, dtype=torch.bool, device=image.device)
+    mask[image, node] = False
+    view = torch.full((num_images, n), -1, dtype=torch.long, device=image.device)
+    view[image, node] = segment_view
+    return NodeSets(scatter(segment_prototype), scatter(segment_position), mask, view, image, node)
+
+
+@dataclass
+class Hierarchy:
+    """Soft and hard assignments of every node to the fine and coarse groups."""
+
+    fine_prob: torch.Tensor  # [B, K1, N] P1: softmax over fine groups
+    coarse_prob: torch.Tensor  # [B, K2, N] P2 = P(coarse | fine) @ P1
+    fine_label: torch.Tensor  # [B, N] argmax of P1
+    coarse_label: torch.Tensor  # [B, N] argmax of P2
+    fine_centroid: torch.Tensor  # [B, C, K1]
+    coarse_centroid: torch.Tensor  # [B, C, K2]
+
+
+def group_means(values: torch.Tensor, labels: torch.Tensor, padding_mask: torch.Tensor, num_groups: int
+                ) -> torch.Tensor:
+    """Mean of ``values [B, C, N]`` over the valid nodes of each group of ``labels [B, N]`` -> ``[B, C, K]``.
+
+    Empty groups get zeros.
+    """
+    b, c, n = values.shape
+    onehot = torch.nn.functional.one_hot(labels, num_groups).to(values.dtype)  # [B, N, K]
+    onehot = onehot * (~padding_mask)[..., None].to(values.dtype)
+    sums = torch.bmm(values, onehot)  # [B, C, K]
+    counts = onehot.sum(dim=1)  # [B, K]
+    return sums / counts.clamp_min(1)[:, None, :]
+
+
+def hierarchical_grouping(nodes: NodeSets, fine_transformer: Transformer, fine_queries: torch.Tensor,
+                          coarse_transformer: Transformer, coarse_queries: torch.Tensor) -> Hierarchy:
+    """Fine groups from the nodes, coarse groups from the fine groups, composed back onto the nodes.
+
+    The coarse transformer reads the fine groups' features (``centroid_feats``) with the mean position of
+    their nodes and no mask; ``P2 = softmax(coarse logits) @ P1`` gives each node a distribution over the
+    coarse groups through its fine groups.
+    """
+    cent1, feat1, logit1, _ = fine_transformer(nodes.prototype, nodes.padding_mask, fine_queries,
+                                               nodes.position)
+    p1 = torch.softmax(logit1, dim=1)
+    label1 = p1.argmax(dim=1)
+    fine_position = group_means(nodes.position, label1, nodes.padding_mask, p1.shape[1])
+    cent2, _, logit2, _ = coarse_transformer(feat1, None, coarse_queries, fine_position)
+    p21 = torch.softmax(logit2, dim=1)
+    p2 = torch.bmm(p21, p1)
+    return Hierarchy(p1, p2, label1, p2.argmax(dim=1), cent1, cent2)

@@ -1,0 +1,227 @@
+"""Everything that touches ``torch.distributed``, in one place.
+
+HSG's contrastive losses compare every pixel with the segments of the *global* batch, so the segment
+prototypes of all processes are gathered with their gradients (the original gathered onto one GPU with
+a differentiable ``Gather``). Here a process group launched by ``torchrun`` (NCCL on GPUs, gloo on the
+CPU) does the same with :func:`all_gather_variable`; without a launcher every function degrades to the
+single-process identity, so the same training code runs everywhere.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+
+
+@dataclass
+class DistInfo:
+    """Where this process sits: its rank, the number of processes and its device."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = torch.device("cpu")
+    backend: str | None = None
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def is_distributed() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+def get_rank() -> int:
+    return dist.get_rank() if is_distributed() else 0
+
+
+def get_world_size() -> int:
+    return dist.get_world_size() if is_distributed() else 1
+
+
+def init_distributed(device: str = "auto", timeout_minutes: int = 30) -> DistInfo:
+    """Join the process group that ``torchrun`` describes in the environment, or run alone.
+
+    ``device`` is the config's ``device`` key: 'auto' uses CUDA when it is available. Each process takes
+    the GPU of its ``LOCAL_RANK``; the backend is NCCL on GPUs and gloo on the CPU.
+    """
+    use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("config device='cuda' but no CUDA device is available")
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if use_cuda:
+        torch.cuda.set_device(local_rank)
+        dev = torch.device("cuda", local_rank)
+    else:
+        dev = torch.device("cpu")
+    if world_size == 1:
+        return DistInfo(device=dev)
+    backend = "nccl" if use_cuda else "gloo"
+    if not is_distributed():
+        dist.init_process_group(backend=backend, timeout=datetime.timedelta(minutes=timeout_minutes))
+    return DistInfo(rank=rank, world_size=world_size, local_rank=local_rank, device=dev, backend=backend)
+
+
+def cleanup() -> None:
+    if is_distributed():
+        dist.destroy_process_group()
+
+
+def barrier() -> None:
+    if is_distributed():
+        dist.barrier()
+
+
+class _AllGatherWithGrad(torch.autograd.Function):
+    """All-gather whose backward returns to each process the summed gradient of its own slice.
+
+    Written with ``all_reduce`` (supported by every backend) rather than ``reduce_scatter``/``all_to_all``,
+    which gloo lacks on some versions.
+    """
+
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        world = dist.get_world_size()
+        out = [torch.empty_like(tensor) for _ in range(world)]
+        dist.all_gather(out, tensor.contiguous())
+        return torch.stack(out, dim=0)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        grad = grad.contiguous()
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
+        return grad[dist.get_rank()]
+
+
+def all_gather_variable(tensor: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Concatenate ``tensor`` (first dimension may differ per process) over all processes, in rank order.
+
+    Float tensors that require grad stay differentiable: the gradient of every process's loss flows back
+    to the process that owns the rows. Returns the concatenation and this process's row offset in it.
+    """
+    if not is_distributed():
+        return tensor, 0
+    world, rank = dist.get_world_size(), dist.get_rank()
+    size = torch.tensor([tensor.shape[0]], device=tensor.device, dtype=torch.long)
+    sizes = [torch.zeros_like(size) for _ in range(world)]
+    dist.all_gather(sizes, size)
+    counts = [int(s.item()) for s in sizes]
+    longest = max(counts)
+    padded = tensor
+    if tensor.shape[0] < longest:
+        pad = tensor.new_zeros((longest - tensor.shape[0],) + tuple(tensor.shape[1:]))
+        padded = torch.cat([tensor, pad], dim=0)
+    if tensor.requires_grad:
+        stacked = _AllGatherWithGrad.apply(padded)
+    else:
+        parts = [torch.empty_like(padded) for _ in range(world)]
+        dist.all_gather(parts, padded.contiguous())
+        stacked = torch.stack(parts, dim=0)
+    gathered = torch.cat([stacked[r, : counts[r]] for r in range(world)], dim=0)
+    return gathered, sum(counts[:rank])
+
+
+def all_reduce_sum(value: torch.Tensor) -> torch.Tensor:
+    """Sum over processes (not differentiable; for counts and logging)."""
+    if not is_distributed():
+        return value
+    value = value.clone()
+    dist.all_reduce(value, op=dist.ReduceOp.SUM)
+    return value
+
+
+def all_reduce_mean(values: dict[str, float], device: torch.device) -> dict[str, float]:
+    """Average a dict of floats over processes (for logging the same numbers on every rank)."""
+    if not is_distributed() or not values:
+        return values
+    keys = sorted(values)
+    t = torch.tensor([float(values[k]) for k in keys], device=device, dtype=torch.float64)
+    dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    t /= dist.get_world_size()
+    return {k: float(v) for k, v in zip(keys, t.tolist())}
+
+
+class _AllReduceWithGrad(torch.autograd.Function):
+    """Sum over processes; the gradient of a sum is the (summed) incoming gradient on every process."""
+
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        tensor = tensor.clone()
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+        return tensor
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        grad = grad.clone()
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
+        return grad
+
+
+class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
+    """BatchNorm whose statistics are taken over the batch of all processes, on any backend.
+
+    ``nn.SyncBatchNorm`` needs CUDA; this one uses two differentiable all-reduces (sum, then the centred
+    sum of squares, which is numerically safe) so that the CPU/gloo path computes exactly what a single
+    process would on the global batch. It accepts 2-D ``[N, C]`` and N-D ``[N, C, ...]`` inputs.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and is_distributed()):
+            return super().forward(x)
+        dims = [0] + list(range(2, x.dim()))
+        shape = [1, -1] + [1] * (x.dim() - 2)
+        xf = x.float()
+        count = torch.tensor([float(x.numel() // x.shape[1])], device=x.device)
+        count = all_reduce_sum(count)
+        mean = _AllReduceWithGrad.apply(xf.sum(dim=dims)) / count
+        centred = xf - mean.view(shape)
+        var = _AllReduceWithGrad.apply(centred.pow(2).sum(dim=dims)) / count
+        if self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked += 1
+                m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+                unbiased = var * count / (count - 1).clamp_min(1)
+                self.running_mean.mul_(1 - m).add_(mean.detach().to(self.running_mean.dtype), alpha=m)
+                self.running_var.mul_(1 - m).add_(unbiased.detach().to(self.running_var.dtype), alpha=m)
+        out = centred / torch.sqrt(var.view(shape) + self.eps)
+        if self.affine:
+            out = out * self.weight.view(shape) + self.bias.view(shape)
+        return out.to(x.dtype)
+
+    def _check_input_dim(self, x: torch.Tensor) -> None:
+        if x.dim() < 2:
+            raise ValueError(f"expected at least 2-D input, got {x.dim()}-D")
+
+
+def convert_sync_batchnorm(module: nn.Module, device: torch.device) -> nn.Module:
+    """Replace every BatchNorm by its synchronised version: ``nn.SyncBatchNorm`` on CUDA, else ours."""
+    if device.type == "cuda":
+        return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    return _convert_global(module)
+
+
+def _convert_global(module: nn.Module) -> nn.Module:
+    out = module
+    if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(module, GlobalBatchNorm):
+        out = GlobalBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
+                              module.track_running_stats)
+        if module.affine:
+            with torch.no_grad():
+                out.weight.copy_(module.weight)
+                out.bias.copy_(module.bias)
+        if module.track_running_stats:
+            out.running_mean.copy_(module.running_mean)
+            out.running_var.copy_(module.running_var)
+            out.num_batches_tracked.copy_(module.num_batches_tracked)
+        out.train(module.training)
+    for name, child in module.named_children():
+        out.add_module(name, _convert_global(child))
+    return out
