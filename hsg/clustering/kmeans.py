@@ -105,7 +105,9 @@ def kmeans_segments(embeddings: torch.Tensor, region: torch.Tensor, grid: tuple[
         ``segment_view``, ``segment_cluster``, ``segment_region`` [S].
     """
     n, c, h, w = embeddings.shape
-    emb = l2_normalize(embeddings.permute(0, 2, 3, 1).float())  # [N, h, w, C]
+    if embeddings.dtype not in (torch.float32, torch.float64):
+        embeddings = embeddings.float()  # half-precision activations from autocast
+    emb = l2_normalize(embeddings.permute(0, 2, 3, 1))  # [N, h, w, C]
     loc = location_features(n, h, w, device=emb.device, dtype=emb.dtype)
     emb_loc = l2_normalize(torch.cat([emb, loc], dim=-1)).reshape(n, h * w, c + 2)
     valid = (region >= 0).reshape(n, h * w)

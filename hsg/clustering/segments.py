@@ -10,13 +10,13 @@ Everything here is vectorised over images with scatter/gather; there is no loop 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
-# (src [B,C,L], mask [B,L] | None, queries [Q,C], pos [B,C,L]) -> (centroids, feats, logits, memory)
-Transformer = Callable[[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor],
-                       tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]
+# (src [B,C,L], mask [B,L] | None, queries [Q,C], pos [B,C,L]) -> an object with ``centroids`` [B,C,Q],
+# ``centroid_feats`` [B,C,Q] and ``logits`` [B,Q,L] (hsg.models.transformer.ClusteringOutput).
+Transformer = Callable[[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor], Any]
 
 
 @dataclass
@@ -95,12 +95,10 @@ def hierarchical_grouping(nodes: NodeSets, fine_transformer: Transformer, fine_q
     their nodes and no mask; ``P2 = softmax(coarse logits) @ P1`` gives each node a distribution over the
     coarse groups through its fine groups.
     """
-    cent1, feat1, logit1, _ = fine_transformer(nodes.prototype, nodes.padding_mask, fine_queries,
-                                               nodes.position)
-    p1 = torch.softmax(logit1, dim=1)
+    fine = fine_transformer(nodes.prototype, nodes.padding_mask, fine_queries, nodes.position)
+    p1 = torch.softmax(fine.logits, dim=1)
     label1 = p1.argmax(dim=1)
     fine_position = group_means(nodes.position, label1, nodes.padding_mask, p1.shape[1])
-    cent2, _, logit2, _ = coarse_transformer(feat1, None, coarse_queries, fine_position)
-    p21 = torch.softmax(logit2, dim=1)
-    p2 = torch.bmm(p21, p1)
-    return Hierarchy(p1, p2, label1, p2.argmax(dim=1), cent1, cent2)
+    coarse = coarse_transformer(fine.centroid_feats, None, coarse_queries, fine_position)
+    p2 = torch.bmm(torch.softmax(coarse.logits, dim=1), p1)
+    return Hierarchy(p1, p2, label1, p2.argmax(dim=1), fine.centroids, coarse.centroids)

@@ -1,0 +1,142 @@
+"""Checkpoints that survive a crash: atomic writes, everything needed to continue the same trajectory.
+
+A checkpoint holds the model, the optimiser (momentum buffers), the iteration, every random state
+(torch, CUDA, numpy, Python) and the resolved config. It is written to a temporary file in the same
+folder, flushed to disk and renamed over the final name, so a process killed while saving leaves either
+the previous files or the new one, never a torn file. Resuming picks the newest checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from hsg.models.convert import CheckpointError, load_as_ours
+
+CHECKPOINT_RE = re.compile(r"^model-(\d+)\.pth$")
+FORMAT = "hsg-checkpoint-v1"
+
+
+def checkpoint_path(snapshot_dir: str | Path, iteration: int) -> Path:
+    """``snapshot_dir/model-<iteration>.pth``; ``iteration`` counts completed iterations."""
+    return Path(snapshot_dir) / f"model-{iteration}.pth"
+
+
+def atomic_save(obj: Any, path: str | Path) -> Path:
+    """``torch.save`` to a temporary file, fsync, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def rng_state() -> dict[str, Any]:
+    """Every random state, as plain tensors and Python values (loadable with ``weights_only=True``)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {"torch": torch.get_rng_state(),
+             "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
+             "python": list(random.getstate())}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The module inside DistributedDataParallel (or the module itself)."""
+    return model.module if hasattr(model, "module") else model
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None,
+                    iteration: int, config: dict, extra: dict | None = None) -> Path:
+    state = {
+        "format": FORMAT,
+        "model": unwrap(model).state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "iteration": iteration,
+        "rng": rng_state(),
+        "config": config,
+        "extra": extra or {},
+    }
+    return atomic_save(state, path)
+
+
+def latest_checkpoint(snapshot_dir: str | Path) -> Path | None:
+    """The checkpoint with the highest iteration in ``snapshot_dir``, or None."""
+    folder = Path(snapshot_dir)
+    if not folder.is_dir():
+        return None
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := CHECKPOINT_RE.match(p.name))]
+    return max(found)[1] if found else None
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Read one of our checkpoints (for resuming), with a clear error if the file is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises pickle, zip and runtime errors here; all mean "unreadable"
+        raise CheckpointError(f"{path}: cannot read the checkpoint ({type(e).__name__}: {e})") from e
+    if not (isinstance(state, dict) and state.get("format") == FORMAT):
+        raise CheckpointError(f"{path}: not an hsg training checkpoint (to start from the original's weights, "
+                              f"set network.pretrained instead of resuming)")
+    return state
+
+
+def load_model_weights(model: nn.Module, path: str | Path) -> dict[str, list[str]]:
+    """Load a checkpoint's weights (ours or the original's) into ``model``.
+
+    Stage 2 initialises from stage 1, whose checkpoint has no transformer weights, and inference does not
+    need the transformers: so keys missing from the checkpoint are allowed only for the hierarchy modules,
+    and transformer keys without a place in the model are ignored. Any other mismatch (a different depth
+    or embedding size, say) is an error naming the keys.
+    """
+    state = load_as_ours(path)
+    target = unwrap(model)
+    own = target.state_dict()
+    hier = ("position.", "fine_queries.", "coarse_queries.", "fine_transformer.", "coarse_transformer.")
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    bad_missing = [k for k in missing if not k.startswith(hier)]
+    bad_unexpected = [k for k in unexpected if not k.startswith(hier)]
+    shape = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+             for k in own if k in state and state[k].shape != own[k].shape]
+    if bad_missing or bad_unexpected or shape:
+        lines = []
+        if bad_missing:
+            lines.append(f"missing from the checkpoint: {bad_missing[:5]}{' ...' if len(bad_missing) > 5 else ''}")
+        if bad_unexpected:
+            lines.append(f"not in the model: {bad_unexpected[:5]}{' ...' if len(bad_unexpected) > 5 else ''}")
+        if shape:
+            lines.append("shape mismatch: " + "; ".join(shape[:3]))
+        raise CheckpointError(f"{path} does not fit the model built from the config "
+                         f"(network.backbone_depth/backbone_width/embedding_dim?): " + " | ".join(lines))
+    target.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
+    return {"missing": missing, "unexpected": unexpected}
