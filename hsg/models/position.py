@@ -1,6 +1,6 @@
 """Where a pixel is: location features for k-means, and the transformer's learned position/query tables.
 
-* :func:`location_features` (reference §2.3) has no parameters: normalised (y, x) in [-0.5, 0.5], appended
+* :func:`location_features` (reference §2.3, defined in :mod:`hsg.clustering.kmeans`) has no parameters: normalised (y, x) in [-0.5, 0.5], appended
   to the L2-normalised embeddings so k-means clusters are spatially coherent.
 * :class:`PositionEmbedding` (§2.4) is DETR's learned absolute embedding: one table for columns, one for
   rows, each ``C/2`` wide and initialised U(0, 1). Segment nodes get the mean position vector of their
@@ -14,17 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
-def location_features(n: int, h: int, w: int, device: torch.device | str | None = None,
-                      dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """``[n, h, w, 2]``: channel 0 = y = ``linspace(0, 1, h) - 0.5``, channel 1 = x (same over w).
-
-    The result is a broadcast (expanded) view over the batch; copy it before writing into it.
-    """
-    y = torch.linspace(0, 1, h, device=device, dtype=dtype) - 0.5
-    x = torch.linspace(0, 1, w, device=device, dtype=dtype) - 0.5
-    grid = torch.stack(torch.meshgrid(y, x, indexing="ij"), dim=-1)
-    return grid.unsqueeze(0).expand(n, h, w, 2)
+from hsg.clustering.kmeans import location_features  # re-exported: defined where k-means uses it
 
 
 class PositionEmbedding(nn.Module):

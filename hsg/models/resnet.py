@@ -159,15 +159,13 @@ class ResNet(nn.Module):
         for index, num_blocks in enumerate(blocks):
             planes = width * 2 ** index
             cout = planes * block.expansion
-            # The shortcut conv exists when the first block changes the channel count or strides. Stage
-            # strides differ between output strides only where the channels change too, so the set of
-            # parameters never depends on the output stride.
+            # A shortcut conv wherever the first block may change the channel count or stride (every stage
+            # but layer1, which never strides), so the parameters never depend on the output stride.
             layers = [block(cin, planes, downsample=cin != cout or index > 0)]
             layers += [block(cout, planes, downsample=False) for _ in range(1, num_blocks)]
             self.add_module(f"layer{index + 1}", nn.Sequential(*layers))
             cin = cout
         self.out_channels = cin
-        self.output_stride = output_stride
         self.set_output_stride(output_stride)
         self._init_weights()
 
@@ -190,7 +188,8 @@ class ResNet(nn.Module):
         The weights are untouched, so the training build (16) and the inference build (8) share them.
         """
         if output_stride not in STAGE_PLANS:
-            raise ValueError(f"output stride must be one of {sorted(STAGE_PLANS)}, got {output_stride!r}")
+            raise ValueError(f"output stride must be one of {sorted(STAGE_PLANS)} (network.output_stride, "
+                             f"network.test_output_stride), got {output_stride!r}")
         strides, dilations = STAGE_PLANS[output_stride]
         multi_grid = output_stride != 32
         for index, (stage, stride, dilation) in enumerate(zip(self.stages(), strides, dilations)):
