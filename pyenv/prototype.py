@@ -1,0 +1,40 @@
+"""Build the labelled semantic memory: k-means prototypes of a labelled split, tagged with the majority
+ground-truth class (the original's protocol).
+
+    python pyenv/prototype.py --cfg_path CFG --snapshot_dir RUN --data_dir VOCdevkit \
+        --data_list lists/voc12_train_aug.txt --save_dir RUN/results/train --kmeans_num_clusters 6,6
+
+Writes ``SAVE_DIR/semantic_prototype/<name>.npz`` (prototypes + labels), ``semantic_cluster/`` and
+``semantic_color/``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from hsg.config.cli import add_inference_flags, base_parser, resolve_config
+from hsg.errors import user_errors
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser(__doc__.splitlines()[0])
+    add_inference_flags(parser)
+    args = parser.parse_args(argv)
+    with user_errors("prototype"):
+        cfg = resolve_config(args)
+        from hsg.inference.runner import build_prototypes, load_model, pick_device, resolve_checkpoint
+
+        device = pick_device(cfg)
+        checkpoint = resolve_checkpoint(args.snapshot_dir, args.checkpoint)
+        model = load_model(cfg, checkpoint, device)
+        start = time.perf_counter()
+        count = build_prototypes(cfg, model, cfg.dataset.data_dir, args.data_list or cfg.dataset.memory_data_list,
+                                 args.save_dir, device)
+        print(f"[prototype] {count} prototypes from {checkpoint} in {time.perf_counter() - start:.1f} s "
+              f"-> {args.save_dir}/semantic_prototype")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Train HSG (either stage) on one CPU, one GPU, or many GPUs and nodes.
+
+    python pyenv/train.py --cfg_path configs/coco_stage1.yaml --data_dir DATA --data_list LIST \
+        --snapshot_dir snapshots/run/stage1 [--opts train.max_iteration=1000 ...]
+    torchrun --nproc_per_node 8 pyenv/train.py ...            # 8 GPUs on one machine
+    torchrun --nnodes 2 --node_rank R --master_addr HOST --nproc_per_node 8 pyenv/train.py ...
+
+``train.batch_size`` is the global batch: the same config means the same run on any number of processes.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from hsg.config.cli import base_parser, resolve_config
+from hsg.errors import user_errors
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser(__doc__.splitlines()[0], snapshot_required=True)
+    args = parser.parse_args(argv)
+    with user_errors("train"):
+        cfg = resolve_config(args)
+        from hsg.engine.trainer import train  # after argument checks: importing torch takes a moment
+
+        path = train(cfg, args.snapshot_dir, cfg.dataset.data_dir, args.data_list)
+        print(f"[train] final checkpoint: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
