@@ -138,6 +138,24 @@ def all_reduce_sum(value: torch.Tensor) -> torch.Tensor:
     return value
 
 
+def all_reduce_max(value: int, device: torch.device) -> int:
+    """The largest of an integer over processes."""
+    if not is_distributed():
+        return value
+    t = torch.tensor([value], device=device, dtype=torch.long)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return int(t.item())
+
+
+def all_gather_object(obj):
+    """A list with every process's ``obj`` (picklable), in rank order."""
+    if not is_distributed():
+        return [obj]
+    out = [None] * dist.get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
 def all_reduce_mean(values: dict[str, float], device: torch.device) -> dict[str, float]:
     """Average a dict of floats over processes (for logging the same numbers on every rank)."""
     if not is_distributed() or not values:

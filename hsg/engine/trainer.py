@@ -23,7 +23,7 @@ from hsg.config import Config
 from hsg.data import TrainDataset, build_train_loader
 from hsg.engine import distributed as du
 from hsg.engine.checkpoint import (checkpoint_path, latest_checkpoint, load_checkpoint, load_model_weights,
-                                   save_checkpoint, set_rng_state)
+                                   rng_state, save_checkpoint, set_rng_state)
 from hsg.engine.logger import TrainLogger
 from hsg.engine.optim import MomentumSGD, learning_rate, param_groups
 from hsg.losses.hsg_loss import hsg_losses, total_loss
@@ -94,8 +94,13 @@ def train(cfg: Config, snapshot_dir: str | Path, data_dir: str | None = None,
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start = int(state["iteration"])
-        set_rng_state(state["rng"])
-        torch.manual_seed(cfg.seed + info.rank + start)  # per-rank stream, reproducible from `start`
+        per_rank = state["extra"].get("rng_per_rank", [])
+        if len(per_rank) == info.world_size:
+            set_rng_state(per_rank[info.rank])
+        else:
+            print(f"[train] {resume_from} was written by {len(per_rank)} processes, this run has "
+                  f"{info.world_size}: random streams restart from the seed (the run continues, not bit-exactly)")
+            seed_everything(cfg.seed + info.rank + start)
     if info.world_size > 1:
         model = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None,
@@ -138,8 +143,10 @@ def train(cfg: Config, snapshot_dir: str | Path, data_dir: str | None = None,
                                                         cfg.network.pixel_stds))
             done = it + 1
             if done % t.snapshot_step == 0 or done == t.max_iteration:
+                rng_per_rank = du.all_gather_object(rng_state())
                 if info.is_main:
-                    save_checkpoint(checkpoint_path(snapshot_dir, done), model, optimizer, done, cfg.to_dict())
+                    save_checkpoint(checkpoint_path(snapshot_dir, done), model, optimizer, done, cfg.to_dict(),
+                                    extra={"rng_per_rank": rng_per_rank})
                 du.barrier()
     finally:
         logger.close()

@@ -20,6 +20,7 @@ import torch.nn as nn
 
 from hsg.clustering.kmeans import kmeans_segments, legacy_nearest_resize, segment_prototypes, segment_sums
 from hsg.clustering.segments import build_node_sets, hierarchical_grouping
+from hsg.engine.distributed import all_reduce_max, is_distributed
 from hsg.models.head import embedding_head
 from hsg.models.position import PositionEmbedding, QueryEmbedding
 from hsg.models.resnet import ResNet
@@ -87,8 +88,14 @@ class HSGModel(nn.Module):
         num_segments = out["segment_view"].numel()
         counts = torch.bincount(out["pixel_segment"], minlength=num_segments).clamp_min(1)
         segment_position = segment_sums(pos, out["pixel_segment"], num_segments) / counts[:, None]
+        padding = self.node_padding
+        if padding == 0 and is_distributed():
+            # Pad to the longest sequence of the global batch, so that the padded tokens that enter the
+            # transformers' BatchNorm statistics do not depend on how the batch is split over processes.
+            longest = int(torch.bincount(out["segment_view"] // 2, minlength=num_images).max().item())
+            padding = all_reduce_max(longest, embedding.device)
         nodes = build_node_sets(out["segment_view"], out["segment_prototype"], segment_position,
-                                num_images, self.node_padding)
+                                num_images, padding)
         hier = hierarchical_grouping(nodes, self.fine_transformer, self.fine_queries(),
                                      self.coarse_transformer, self.coarse_queries())
         seg_fine = hier.fine_label[nodes.segment_image, nodes.segment_node]
