@@ -196,7 +196,7 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
             return super().forward(x)
         dims = [0] + list(range(2, x.dim()))
         shape = [1, -1] + [1] * (x.dim() - 2)
-        xf = x.float()
+        xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
         count = torch.tensor([float(x.numel() // x.shape[1])], device=x.device)
         count = all_reduce_sum(count)
         mean = _AllReduceWithGrad.apply(xf.sum(dim=dims)) / count

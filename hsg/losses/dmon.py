@@ -33,7 +33,7 @@ def knn_graph(x: torch.Tensor, padding_mask: torch.Tensor, groups: torch.Tensor 
         concentration: kernel concentration (5 in the original).
     """
     b, _, n = x.shape
-    kernel = torch.exp(concentration * torch.bmm(x.transpose(1, 2), x).float())
+    kernel = torch.exp(concentration * torch.bmm(x.transpose(1, 2), x))
     pad_pair = padding_mask[:, :, None] | padding_mask[:, None, :]
     kernel = kernel.masked_fill(pad_pair, 0)
     several = (~padding_mask).sum(dim=1) > 1
@@ -67,7 +67,7 @@ def dmon_losses(assignments: torch.Tensor, adjacency: torch.Tensor, padding_mask
         (``[B]`` dmon loss, ``[B]`` collapse loss).
     """
     b, k, n = assignments.shape
-    s = assignments.transpose(1, 2).float() * (~padding_mask)[..., None]  # [B, N, K]
+    s = assignments.transpose(1, 2) * (~padding_mask)[..., None]  # [B, N, K]
     a = adjacency.to(s.dtype)
     degree = a.sum(dim=2)  # out-degree [B, N]
     z = 2 * degree.sum(dim=1)  # [B]

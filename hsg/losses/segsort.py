@@ -36,8 +36,8 @@ def segsort_nll(x: torch.Tensor, own: torch.Tensor, prototypes: torch.Tensor, la
     Returns:
         (``[P]`` nll in float32, ``[P]`` bool: the row fell back to its own prototype).
     """
-    x = x.float()
-    prototypes = prototypes.float()
+    if x.dtype != torch.float64:  # half precision from autocast is computed in float32
+        x, prototypes = x.float(), prototypes.float()
     shift = max(0.0, float(kappa) - 80.0)
     e = torch.exp(kappa * (x @ prototypes.t()) - shift)  # [P, S]
     same = labels[own][:, None] == labels[None, :]
@@ -70,6 +70,6 @@ def topk_accuracy(prototypes: torch.Tensor, labels: torch.Tensor, k: int = 5) ->
     Logged only, as in the original (which reports it as "accuracy").
     """
     k = min(k, prototypes.shape[0])
-    sim = prototypes.float() @ prototypes.float().t()
+    sim = prototypes @ prototypes.t()
     idx = sim.topk(k, dim=1).indices
     return (labels[idx] == labels[:, None]).float().mean()

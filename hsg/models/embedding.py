@@ -124,7 +124,8 @@ class HSGModel(nn.Module):
             raise ValueError(f"training batches hold pairs of views; got {images.shape[0]} views")
         with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=amp):
             embedding = self.embed(images)
-        embedding = embedding.float()
+        if embedding.dtype in (torch.float16, torch.bfloat16):
+            embedding = embedding.float()  # clustering, transformers and losses run in full precision
         out = self.segment(embedding, region)
         out["embedding"] = embedding
         if self.hierarchy:
