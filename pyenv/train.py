@@ -21,9 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with user_errors("train"):
         cfg = resolve_config(args)
+        if args.data_list:  # into the config, so that the run's config.yaml names the list it trained on
+            cfg.dataset.train_data_list = args.data_list
         from hsg.engine.trainer import train  # after argument checks: importing torch takes a moment
 
-        path = train(cfg, args.snapshot_dir, cfg.dataset.data_dir, args.data_list)
+        path = train(cfg, args.snapshot_dir)
         print(f"[train] final checkpoint: {path}")
     return 0
 

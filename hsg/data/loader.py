@@ -104,9 +104,12 @@ class TrainLoader(DataLoader):
     def __init__(self, dataset: Dataset, batch_size: int, sampler: ShardSampler, num_workers: int,
                  seed: int, rank: int) -> None:
         _one_opencv_thread_per_worker(num_workers)
+        # A private generator: each new iterator (one per epoch) draws a base seed from it. Drawn from the
+        # global torch stream instead, a run resumed mid-epoch would shift the dropout masks that follow.
         super().__init__(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
                          collate_fn=train_collate, drop_last=True, pin_memory=torch.cuda.is_available(),
-                         worker_init_fn=_WorkerInit(seed, rank, sampler) if num_workers > 0 else None)
+                         worker_init_fn=_WorkerInit(seed, rank, sampler) if num_workers > 0 else None,
+                         generator=torch.Generator().manual_seed(int(seed)))
         self.base_seed, self.rank = seed, rank
 
     def __iter__(self):

@@ -61,7 +61,8 @@ class TrainLogger:
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(log_dir=str(out_dir / "tensorboard"))
+            # purge_step drops what a killed run logged after the checkpoint it is resumed from.
+            self.writer = SummaryWriter(log_dir=str(out_dir / "tensorboard"), purge_step=start or None)
         self.bar = tqdm(total=total, initial=start, desc=desc, dynamic_ncols=True, smoothing=0.1)
 
     def log(self, iteration: int, scalars: dict[str, float]) -> None:

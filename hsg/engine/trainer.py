@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from hsg.config import Config
+from hsg.config import Config, ConfigError
 from hsg.data import TrainDataset, build_train_loader
 from hsg.engine import distributed as du
 from hsg.engine.checkpoint import (checkpoint_path, latest_checkpoint, load_checkpoint, load_model_weights,
@@ -70,6 +70,8 @@ def train(cfg: Config, snapshot_dir: str | Path, data_dir: str | None = None,
     seed_everything(cfg.seed + info.rank)
     data_dir = data_dir if data_dir is not None else cfg.dataset.data_dir
     data_list = data_list or cfg.dataset.train_data_list
+    if not data_list:
+        raise ConfigError("no training list: pass --data_list or set dataset.train_data_list")
     if info.is_main:
         snapshot_dir.mkdir(parents=True, exist_ok=True)
         cfg.dump(snapshot_dir / "config.yaml")

@@ -132,8 +132,8 @@ def build_prototypes(cfg: Config, model: HSGModel, data_dir: str, data_list: str
             gt = _resized_label(batch["semantic_label"][i], (h, w)).to(device)
             labels = majority_labels(local, gt, used.numel(), num_labels)
             save_prototypes(save_dir / "semantic_prototype" / f"{name}.npz", protos[used], labels)
-            cluster_map = local.cpu().numpy().astype(np.int32)
-            _save_png(Image.fromarray(cluster_map, mode="I"), save_dir / "semantic_cluster" / f"{name}.png")
+            cluster_map = local.cpu().numpy().astype(np.uint16)
+            _save_png(cluster_map, save_dir / "semantic_cluster" / f"{name}.png")
             _save_png(color_ids(cluster_map), save_dir / "semantic_color" / f"{name}.png")
             total += used.numel()
     return total

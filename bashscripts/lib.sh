@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Shared steps of the dataset launchers (bashscripts/<dataset>/train.sh); sourced by them, not run.
+#
+# Environment read here (defaults in brackets):
+#   PYTHON        [.venv/bin/python if present, else python3]
+#   NUM_GPUS      [number of visible GPUs, or 1] processes per node; torchrun is used when > 1 or NNODES > 1
+#   NNODES [1]  NODE_RANK [0]  MASTER_ADDR [127.0.0.1]  MASTER_PORT [29500]   multi-node, as torchrun takes them
+#   EXTRA_OPTS    [] extra "key=value" config overrides applied to every step
+
+HSG_ROOT="${HSG_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+if [ -z "${PYTHON:-}" ]; then
+  if [ -x "$HSG_ROOT/.venv/bin/python" ]; then PYTHON="$HSG_ROOT/.venv/bin/python"; else PYTHON=python3; fi
+fi
+if [ -z "${NUM_GPUS:-}" ]; then
+  NUM_GPUS=$(command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | wc -l || echo 0)
+  [ "${NUM_GPUS:-0}" -ge 1 ] 2>/dev/null || NUM_GPUS=1
+fi
+NNODES="${NNODES:-1}"; NODE_RANK="${NODE_RANK:-0}"
+MASTER_ADDR="${MASTER_ADDR:-127.0.0.1}"; MASTER_PORT="${MASTER_PORT:-29500}"
+EXTRA_OPTS="${EXTRA_OPTS:-}"
+
+hsg_log() { printf '\n=== [%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+# hsg_step NAME: true unless RUN_<NAME>=0 (each step can be skipped from the environment).
+hsg_step() { local var="RUN_$1"; [ "${!var:-1}" != "0" ]; }
+
+# hsg_train CFG SNAPSHOT_DIR DATA_DIR DATA_LIST [key=value ...]
+hsg_train() {
+  local cfg=$1 snap=$2 data=$3 list=$4; shift 4
+  local launcher=("$PYTHON")
+  if [ "$NUM_GPUS" -gt 1 ] || [ "$NNODES" -gt 1 ]; then
+    launcher=("$PYTHON" -m torch.distributed.run --nproc_per_node "$NUM_GPUS" --nnodes "$NNODES"
+              --node_rank "$NODE_RANK" --master_addr "$MASTER_ADDR" --master_port "$MASTER_PORT")
+  fi
+  hsg_log "train $snap ($((NUM_GPUS * NNODES)) process(es))"
+  # shellcheck disable=SC2086
+  "${launcher[@]}" "$HSG_ROOT/pyenv/train.py" --cfg_path "$cfg" --snapshot_dir "$snap" --data_dir "$data" \
+    --data_list "$list" --opts "$@" $EXTRA_OPTS
+}
+
+# hsg_readout STAGE_DIR CFG MEMORY_DATA_DIR MEMORY_LIST TEST_DATA_DIR TEST_LIST GRID NUM_CLASSES STEP_SUFFIX [eval args...]
+# Prototypes from the labelled memory split, kNN inference on the test split, mIoU.
+hsg_readout() {
+  local snap=$1 cfg=$2 mem_dir=$3 mem_list=$4 test_dir=$5 test_list=$6 grid=$7 classes=$8 n=$9; shift 9
+  local results="$snap/results"
+  # shellcheck disable=SC2086
+  if hsg_step "PROTO$n"; then
+    hsg_log "prototypes $snap"
+    "$PYTHON" "$HSG_ROOT/pyenv/prototype.py" --cfg_path "$cfg" --snapshot_dir "$snap" --data_dir "$mem_dir" \
+      --data_list "$mem_list" --save_dir "$results/memory" --kmeans_num_clusters "$grid" --opts $EXTRA_OPTS || return
+  fi
+  # shellcheck disable=SC2086
+  if hsg_step "INFER$n"; then
+    hsg_log "inference $snap"
+    "$PYTHON" "$HSG_ROOT/pyenv/inference.py" --cfg_path "$cfg" --snapshot_dir "$snap" --data_dir "$test_dir" \
+      --data_list "$test_list" --save_dir "$results/test" --semantic_memory_dir "$results/memory/semantic_prototype" \
+      --kmeans_num_clusters "$grid" --opts $EXTRA_OPTS || return
+  fi
+  if hsg_step "EVAL$n"; then
+    hsg_log "evaluation $snap"
+    "$PYTHON" "$HSG_ROOT/pyenv/eval.py" --pred_dir "$results/test/semantic_gray" --gt_list "$test_list" \
+      --data_dir "$test_dir" --num_classes "$classes" --out_json "$results/eval.json" "$@" || return
+  fi
+}
+
+# hsg_latest SNAPSHOT_DIR: the newest checkpoint of a run (fails if there is none).
+hsg_latest() {
+  "$PYTHON" -c "import sys; from hsg.engine.checkpoint import latest_checkpoint as l; p = l(sys.argv[1]); \
+print(p) if p else sys.exit(f'no checkpoint in {sys.argv[1]}')" "$1"
+}
+
+# hsg_lists DATASET DATA_DIR SPLIT OUT [make_lists args...]: write a list file unless it exists.
+hsg_lists() {
+  local dataset=$1 data=$2 split=$3 out=$4; shift 4
+  if [ -f "$out" ]; then echo "[lists] keeping $out"; return 0; fi
+  mkdir -p "$(dirname "$out")"
+  "$PYTHON" "$HSG_ROOT/pyenv/make_lists.py" --dataset "$dataset" --data_dir "$data" --split "$split" --out "$out" "$@"
+}
+
+# hsg_overseg DATA_DIR LIST [oversegment args...]: over-segment every image of a list whose mask is missing.
+hsg_overseg() {
+  local data=$1 list=$2; shift 2
+  hsg_log "over-segmentation of $list"
+  "$PYTHON" "$HSG_ROOT/pyenv/oversegment.py" --data_dir "$data" --data_list "$list" "$@"
+}
