@@ -22,7 +22,7 @@ import torch
 
 from hsg.clustering.kmeans import l2_normalize
 from hsg.losses.dmon import dmon_losses, knn_graph
-from hsg.losses.segsort import segsort_loss, topk_accuracy
+from hsg.losses.segsort import segsort_loss, segsort_losses, topk_accuracy
 
 # Concatenates a tensor over processes (rank order) and returns it with this process's row offset.
 GatherFn = Callable[[torch.Tensor], tuple[torch.Tensor, int]]
@@ -65,20 +65,26 @@ def hsg_losses(out: dict[str, torch.Tensor], cfg_train, gather: GatherFn = _loca
 
     regions, _ = gather(out["segment_region"])
     region_key = _key(images, regions)
-    if t.img_sim_loss_types == "segsort":
-        terms["img_sim"] = t.img_sim_loss_weight * segsort_loss(
-            pixels, own, prototypes, region_key, t.img_sim_concentration, pixel_normalizer)
     terms["accuracy"] = topk_accuracy(prototypes.detach(), region_key)
-
+    # The pixel-to-segment terms share rows and columns: computed together (hsg.losses.segsort).
+    names, label_sets, kappas, weights = [], [], [], []
+    if t.img_sim_loss_types == "segsort":
+        names.append("img_sim")
+        label_sets.append(region_key)
+        kappas.append(t.img_sim_concentration)
+        weights.append(t.img_sim_loss_weight)
+    for level in ("fine", "coarse") if "fine_prob" in out else ():
+        if getattr(t, f"{level}_hrchy_loss_types") == "segsort":
+            groups, _ = gather(out[f"segment_{level}"])
+            names.append(f"{level}_hrchy")
+            label_sets.append(_key(images, groups))
+            kappas.append(getattr(t, f"{level}_hrchy_concentration"))
+            weights.append(getattr(t, f"{level}_hrchy_loss_weight"))
+    if names:
+        values = segsort_losses(pixels, own, prototypes, label_sets, kappas, pixel_normalizer)
+        terms.update({name: w * v for name, w, v in zip(names, weights, values.unbind())})
     if "fine_prob" not in out:
         return terms
-    for level in ("fine", "coarse"):
-        if getattr(t, f"{level}_hrchy_loss_types") != "segsort":
-            continue
-        groups, _ = gather(out[f"segment_{level}"])
-        terms[f"{level}_hrchy"] = getattr(t, f"{level}_hrchy_loss_weight") * segsort_loss(
-            pixels, own, prototypes, _key(images, groups), getattr(t, f"{level}_hrchy_concentration"),
-            pixel_normalizer)
 
     if t.dmon_loss_types == "dmon":
         mask = out["node_padding_mask"]
