@@ -31,7 +31,8 @@ def base_parser(description: str, snapshot_required: bool = False) -> argparse.A
 def add_inference_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save_dir", required=True, help="output folder")
     parser.add_argument("--checkpoint", default=None,
-                        help="checkpoint to use (default: the newest model-*.pth in --snapshot_dir)")
+                        help="checkpoint to use (default: the newest model-*.pth in --snapshot_dir); "
+                             "'untrained' uses the randomly initialised network (a baseline)")
     parser.add_argument("--kmeans_num_clusters", default=None, metavar="H,W",
                         help="k-means grid for test images (overrides test.kmeans_num_clusters)")
     parser.add_argument("--label_divisor", type=int, default=None,

@@ -8,6 +8,8 @@ same library functions that the entry scripts call, so it exercises the real pip
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +17,11 @@ from pathlib import Path
 import torch
 
 from hsg.config import Config, load_config
+from hsg.data import read_list, seginst_path_for, write_list
 from hsg.demo.synthetic import CLASS_NAMES, SyntheticSpec, write_dataset
 from hsg.engine.trainer import train
 from hsg.evaluation import evaluate_pairing, pair_by_folder, write_json_atomic
 from hsg.inference.runner import build_prototypes, hierarchy_pictures, load_model, pick_device, predict
-from hsg.overseg import oversegment_list
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +31,7 @@ class DemoSize:
     """How big the demo is: the full demo, or a reduced one for the test suite."""
 
     spec: SyntheticSpec = field(default_factory=SyntheticSpec)
-    stage1_iterations: int = 300
+    stage1_iterations: int = 600
     stage2_iterations: int = 150
     hierarchy_images: int = 4
 
@@ -39,6 +41,22 @@ QUICK = DemoSize(SyntheticSpec(num_train=16, num_val=4, size=64), 4, 3, 1)
 
 def _config(name: str, overrides: list[str]) -> Config:
     return load_config(ROOT / "configs" / name, overrides)
+
+
+def oversegment(data: Path, data_list: Path, max_regions: int) -> Path:
+    """Over-segment the list's images with ``pyenv/oversegment.py`` (as a user would) and return a
+    three-column list that names the masks."""
+    subprocess.run([sys.executable, str(ROOT / "pyenv" / "oversegment.py"), "--data_dir", str(data),
+                    "--data_list", str(data_list), "--dataset", "folder", "--seginst_dir", "seginst",
+                    "--max_regions", str(max_regions), "--workers", "2"], check=True)
+    rows = []
+    for sample in read_list(data_list, data, require=("image", "semantic_label")):
+        image = str(Path(sample.image).relative_to(data))
+        rows.append((image, str(Path(sample.semantic_label).relative_to(data)),
+                     seginst_path_for("folder", image, "seginst")))
+    out = data_list.with_name(data_list.stem + "_oversegmented.txt")
+    write_list(out, rows)
+    return out
 
 
 def _evaluate(cfg: Config, model, label: str, data: Path, lists: dict[str, Path], out: Path,
@@ -70,8 +88,7 @@ def run_demo(out_dir: str | Path, size: DemoSize = DemoSize()) -> dict:
     lists = write_dataset(data, size.spec)
     t = lap("generate data", t)
     for split in ("train", "val"):
-        lists[split] = oversegment_list(data, lists[split], data / f"{split}_oversegmented.txt",
-                                        seginst_dir="seginst", max_regions=24, workers=2)
+        lists[split] = oversegment(data, lists[split], max_regions=24)
     t = lap("over-segment", t)
 
     common = [f"dataset.data_dir={data}", "train.resume=false"]
@@ -88,7 +105,6 @@ def run_demo(out_dir: str | Path, size: DemoSize = DemoSize()) -> dict:
     device = pick_device(cfg2)
     rows = {}
     for label, cfg, checkpoint in (("untrained", cfg2, None), ("stage 1", cfg1, stage1), ("stage 2", cfg2, stage2)):
-        torch.manual_seed(cfg.seed)  # the untrained network is the same random draw on every run
         model = load_model(cfg, checkpoint, device)
         rows[label] = _evaluate(cfg, model, label.replace(" ", ""), data, lists, out, device)
         t = lap(f"evaluate {label}", t)

@@ -26,8 +26,8 @@ _HUES = {1: (0.0, 25.0), 2: (120.0, 25.0), 3: (215.0, 25.0), 4: (50.0, 20.0)}
 class SyntheticSpec:
     """How many images to draw and how large."""
 
-    num_train: int = 96
-    num_val: int = 32
+    num_train: int = 192
+    num_val: int = 64
     size: int = 96
     seed: int = 0
 

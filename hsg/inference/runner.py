@@ -36,7 +36,11 @@ def pick_device(cfg: Config) -> torch.device:
     return torch.device("cpu")
 
 
-def resolve_checkpoint(snapshot_dir: str | None, checkpoint: str | None) -> Path:
+def resolve_checkpoint(snapshot_dir: str | None, checkpoint: str | None) -> Path | None:
+    """``--checkpoint FILE``, the newest checkpoint of ``--snapshot_dir``, or None for ``untrained`` (the
+    randomly initialised network, drawn from ``cfg.seed``: the baseline a trained model must beat)."""
+    if checkpoint == "untrained":
+        return None
     if checkpoint:
         return Path(checkpoint)
     if not snapshot_dir:
@@ -50,6 +54,7 @@ def resolve_checkpoint(snapshot_dir: str | None, checkpoint: str | None) -> Path
 def load_model(cfg: Config, checkpoint: Path | None, device: torch.device) -> HSGModel:
     """The model of ``cfg`` with the checkpoint's weights (None: untrained, for baselines), in eval mode at
     the test output stride."""
+    torch.manual_seed(cfg.seed)
     model = build_model(cfg)
     if checkpoint is not None:
         load_model_weights(model, checkpoint)
