@@ -31,7 +31,7 @@
   fi
   if hsg_step OVERSEG; then
     # The original cut its PMI hierarchy at a fixed 0.05; ours cuts at 0.05 and allows up to 1024 regions.
-    hsg_overseg "$DATAROOT" "$LISTS/cityscapes_train.txt" --threshold 0.05 --max_regions 1024
+    hsg_overseg "$DATAROOT" "$LISTS/cityscapes_train.txt" --start_threshold 0.05 --max_regions 1024
   fi
 
   S1="$SNAPSHOT_DIR/stage1"; S2="$SNAPSHOT_DIR/stage2"
