@@ -427,3 +427,21 @@ def test_stage2_log_and_tensorboard_pictures(stage2_from_stage1):
     assert {f"train/{k}" for k in TERMS["stage2"]} <= scalars
     for tag, events in images.items():
         assert [e.step for e in events] == [1, 2], tag
+
+
+def test_torchrun_two_cpu_processes_follow_the_single_process_run(data, uninterrupted, tmp_path):
+    """``torchrun --nproc_per_node 2 pyenv/train.py`` (gloo, synchronised BatchNorm): the same global batch
+    split over two processes gives the single-process run's losses, iteration by iteration."""
+    folder = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               *_command(TRAIN_SCRIPT, data, folder, STAGES["stage1"] + RUN + ["network.use_syncbn=true"])[1:]]
+    done = _run(command)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _checkpoints(folder) == ["model-3.pth", "model-6.pth", "model-9.pth"]
+    single, ddp = _records(uninterrupted("stage1")), _records(folder)
+    assert sorted(ddp) == sorted(single) == list(range(1, 10))
+    for it in (1, 2, 3):  # float32 sums in another order drift slowly over the iterations
+        for key in ("img_sim", "accuracy", "lr"):
+            assert ddp[it][key] == pytest.approx(single[it][key], rel=1e-4, abs=1e-6), (it, key)
+    state = load_checkpoint(folder / "model-9.pth")
+    assert len(state["extra"]["rng_per_rank"]) == 2
