@@ -4,7 +4,7 @@
         --save_dir OUT
     python pyenv/baselines.py --kind region_histograms ...   # lists need the over-segmentation column
 
-Writes ``OUT/test/semantic_gray/`` for pyenv/eval.py.
+Writes ``OUT/<readout>/semantic_gray/`` (``knn`` or ``oracle``) for pyenv/eval.py.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory_list", required=True)
     parser.add_argument("--test_list", required=True)
     parser.add_argument("--save_dir", required=True)
+    parser.add_argument("--readout", default="knn", choices=("knn", "oracle"),
+                        help="oracle: each segment's own majority ground truth (the segments' upper bound)")
     args = parser.parse_args(argv)
     with user_errors("baselines"):
         cfg = load_config(args.cfg_path, args.opts)
@@ -36,12 +38,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.kind == "raw_pixels":
             device = pick_device(cfg)
             model = RawPixels().to(device)
-            build_prototypes(cfg, model, args.data_dir, args.memory_list, save / "memory", device)
+            if args.readout == "knn":
+                build_prototypes(cfg, model, args.data_dir, args.memory_list, save / "memory", device)
             count = predict(cfg, model, args.data_dir, args.test_list, save / "memory" / "semantic_prototype",
-                            save / "test", device)
+                            save / args.readout, device, args.readout)
         else:
-            count = region_histogram_readout(cfg, args.data_dir, args.memory_list, args.test_list, save / "test")
-        print(f"[baselines] {args.kind}: {count} test images -> {save}/test/semantic_gray")
+            count = region_histogram_readout(cfg, args.data_dir, args.memory_list, args.test_list,
+                                             save / args.readout, args.readout)
+        print(f"[baselines] {args.kind} ({args.readout}): {count} test images -> {save}/{args.readout}/semantic_gray")
     return 0
 
 

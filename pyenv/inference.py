@@ -20,9 +20,14 @@ from hsg.errors import user_errors
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     add_inference_flags(parser)
-    parser.add_argument("--semantic_memory_dir", required=True,
+    parser.add_argument("--semantic_memory_dir", default=None,
                         help="folder of prototype files written by pyenv/prototype.py")
+    parser.add_argument("--readout", default="knn", choices=("knn", "oracle"),
+                        help="knn: the memory's vote (the protocol); oracle: each segment's own majority "
+                             "ground truth, the upper bound of the segmentation (a diagnostic)")
     args = parser.parse_args(argv)
+    if args.readout == "knn" and not args.semantic_memory_dir:
+        parser.error("--semantic_memory_dir is required (or --readout oracle)")
     with user_errors("inference"):
         cfg = resolve_config(args)
         from hsg.inference.runner import load_model, pick_device, predict, resolve_checkpoint
@@ -32,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         model = load_model(cfg, checkpoint, device)
         start = time.perf_counter()
         count = predict(cfg, model, cfg.dataset.data_dir, args.data_list or cfg.dataset.test_data_list,
-                        args.semantic_memory_dir, args.save_dir, device)
+                        args.semantic_memory_dir, args.save_dir, device, args.readout)
         seconds = time.perf_counter() - start
         print(f"[inference] {count} images in {seconds:.1f} s ({count / max(seconds, 1e-9):.2f} images/s) "
               f"-> {args.save_dir}/semantic_gray")

@@ -1,7 +1,11 @@
 """Collect eval.json files (written by pyenv/eval.py) into one results table, as JSON and markdown.
 
     python pyenv/results_table.py --row "untrained=RUN/untrained/eval.json" --row "stage 2=RUN/stage2/eval.json" \
-        --out_json RUN/results.json --out_md RUN/results.md [--title "..."] [--note "..."]
+        [--oracle "stage 2=RUN/stage2/eval_oracle.json"] --out_json RUN/results.json --out_md RUN/results.md \
+        [--title "..."] [--note "..."]
+
+``--oracle`` adds, for a row of the same name, the mIoU of its segments when each is labelled with its own
+majority ground truth (``pyenv/inference.py --readout oracle``): what the segmentation could reach.
 """
 
 from __future__ import annotations
@@ -14,9 +18,19 @@ from pathlib import Path
 from hsg.errors import user_errors
 
 
+def _read(spec: str, flag: str) -> tuple[str, dict, str]:
+    if "=" not in spec:
+        raise ValueError(f"{flag} expects NAME=EVAL_JSON, got '{spec}'")
+    name, path = spec.split("=", 1)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no evaluation for row '{name}' (did its step run?)")
+    return name, json.loads(Path(path).read_text()), path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--row", action="append", required=True, metavar="NAME=EVAL_JSON")
+    parser.add_argument("--oracle", action="append", default=[], metavar="NAME=EVAL_JSON")
     parser.add_argument("--out_json", required=True)
     parser.add_argument("--out_md", required=True)
     parser.add_argument("--title", default="Results")
@@ -25,18 +39,22 @@ def main(argv: list[str] | None = None) -> int:
     with user_errors("results_table"):
         rows = []
         for spec in args.row:
-            if "=" not in spec:
-                raise ValueError(f"--row expects NAME=EVAL_JSON, got '{spec}'")
-            name, path = spec.split("=", 1)
-            if not Path(path).is_file():
-                raise FileNotFoundError(f"{path}: no evaluation for row '{name}' (did its step run?)")
-            report = json.loads(Path(path).read_text())
+            name, report, path = _read(spec, "--row")
             rows.append({"name": name, "miou": report["miou"], "pixel_acc": report["pixel_acc"],
                          "miou_present": report["miou_present"], "images": report["num_images"], "eval": path})
-        lines = [f"### {args.title}", "", "| model | mIoU % | mIoU over present classes % | pixel acc % | images |",
-                 "|---|---:|---:|---:|---:|"]
-        lines += [f"| {r['name']} | {r['miou']:.2f} | {r['miou_present']:.2f} | {r['pixel_acc']:.2f} | {r['images']} |"
-                  for r in rows]
+        by_name = {r["name"]: r for r in rows}
+        for spec in args.oracle:
+            name, report, path = _read(spec, "--oracle")
+            if name not in by_name:
+                raise ValueError(f"--oracle names '{name}', which no --row has")
+            by_name[name].update(oracle_miou=report["miou"], oracle_eval=path)
+        oracle = any("oracle_miou" in r for r in rows)
+        head = "| model | mIoU % | mIoU over present classes % | pixel acc % |"
+        lines = [f"### {args.title}", "", head + (" oracle mIoU % |" if oracle else ""),
+                 "|---|---:|---:|---:|" + ("---:|" if oracle else "")]
+        for r in rows:
+            cell = f" {r['oracle_miou']:.2f} |" if "oracle_miou" in r else (" |" if oracle else "")
+            lines.append(f"| {r['name']} | {r['miou']:.2f} | {r['miou_present']:.2f} | {r['pixel_acc']:.2f} |{cell}")
         lines += [""] + args.note
         Path(args.out_md).write_text("\n".join(lines) + "\n")
         Path(args.out_json).write_text(json.dumps({"title": args.title, "rows": rows, "notes": args.note}, indent=2))

@@ -197,3 +197,27 @@ def test_inference_bad_inputs_give_one_line_errors(voc_run, tmp_path):
              "--data_list", str(voc_run / "test.txt"), "--save_dir", str(tmp_path / "t"),
              "--semantic_memory_dir", str(tmp_path), "--kmeans_num_clusters", "6")
     assert p.returncode == 1 and "H,W" in p.stderr
+
+
+def test_oracle_labels_take_each_segments_own_majority_without_ignore():
+    from hsg.inference.memory import oracle_labels
+
+    seg = torch.tensor([[0, 0, 1], [1, 1, 2]])
+    lab = torch.tensor([[4, 255, 255], [255, 7, 255]])
+    # segment 0: 4 (ignore does not vote); segment 1: 7; segment 2: only ignore -> 0
+    assert oracle_labels(seg, lab, num_classes=21, ignore=255).tolist() == [4, 7, 0]
+
+
+def test_results_table_joins_rows_and_oracles(tmp_path):
+    for name, miou in (("a", 10.0), ("a_oracle", 60.0)):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"miou": miou, "pixel_acc": 70.0, "miou_present": miou,
+                                                            "num_images": 3}))
+    p = _run("results_table.py", "--row", f"model a={tmp_path / 'a.json'}", "--oracle",
+             f"model a={tmp_path / 'a_oracle.json'}", "--out_json", str(tmp_path / "t.json"), "--out_md",
+             str(tmp_path / "t.md"))
+    assert p.returncode == 0, p.stderr
+    assert "| model a | 10.00 | 10.00 | 70.00 | 60.00 |" in (tmp_path / "t.md").read_text()
+    assert json.loads((tmp_path / "t.json").read_text())["rows"][0]["oracle_miou"] == 60.0
+    p = _run("results_table.py", "--row", f"b={tmp_path / 'missing.json'}", "--out_json", str(tmp_path / "x.json"),
+             "--out_md", str(tmp_path / "x.md"))
+    assert p.returncode == 1 and "missing.json" in p.stderr

@@ -3,13 +3,16 @@
 # ../shared/data), with over-segmentations made by pyenv/oversegment.py, then scores on held-apart labelled
 # VOC images with the original's protocol (labelled memory + kNN read-out), beside baselines read out the
 # same way in the same run: the untrained network, raw pixels (k-means on colour and position) and
-# over-segmentation regions labelled by their colour histograms. Writes results.json and results.md.
+# over-segmentation regions labelled by their colour histograms. For every row it also scores the
+# "oracle" read-out (each test segment labelled with its own majority ground truth), which separates how
+# well a representation groups pixels from how well the kNN vote can name the groups. Writes results.json
+# and results.md.
 #
 #   bash bashscripts/mini/train.sh          # about 30-40 minutes on 2 CPU cores
 #   PROFILE=gpu bash bashscripts/mini/train.sh   # ResNet-50 at the original's resolutions, on a GPU
 #
 # Steps (each skippable with RUN_<STEP>=0): DATA, OVERSEG, TRAIN1, PROTO1, INFER1, EVAL1, TRAIN2, PROTO2,
-# INFER2, EVAL2, BASELINES, TABLE.
+# INFER2, EVAL2, BASELINES, ORACLE, TABLE.
 #
 # Environment (defaults in brackets):
 #   SHARED        [../shared/data] the read-only data
@@ -75,8 +78,33 @@
         --opts ${PROFILE_OPTS[*]} $EXTRA_OPTS
     done
     for run in "$U" "$OUT/raw_pixels" "$OUT/region_histograms"; do
-      "$PYTHON" pyenv/eval.py --pred_dir "$run/results/test/semantic_gray" --gt_list "$DATA/test.txt" \
+      dir="$run/results/test"; [ "$run" = "$U" ] || dir="$run/results/knn"
+      "$PYTHON" pyenv/eval.py --pred_dir "$dir/semantic_gray" --gt_list "$DATA/test.txt" \
         --data_dir "$DATA" --num_classes 21 --class_names voc --out_json "$run/results/eval.json" | tail -n 4
+    done
+  fi
+
+  # oracle_eval NAME RUN_DIR CFG CHECKPOINT: each test segment labelled with its own majority ground truth.
+  oracle_eval() {
+    # shellcheck disable=SC2086
+    "$PYTHON" pyenv/inference.py --cfg_path "$3" --checkpoint "$4" --data_dir "$DATA" --data_list "$DATA/test.txt" \
+      --save_dir "$2/results/oracle" --readout oracle --opts ${PROFILE_OPTS[*]} $EXTRA_OPTS
+    "$PYTHON" pyenv/eval.py --pred_dir "$2/results/oracle/semantic_gray" --gt_list "$DATA/test.txt" \
+      --data_dir "$DATA" --num_classes 21 --class_names voc --out_json "$2/results/eval_oracle.json" | tail -n 3
+  }
+  if hsg_step ORACLE; then
+    hsg_log "oracle read-outs (segments labelled with their own ground truth)"
+    oracle_eval untrained "$U" "$CFG2" untrained
+    oracle_eval "stage 1" "$S1" "$CFG1" "$(hsg_latest "$S1")"
+    oracle_eval "stage 2" "$S2" "$CFG2" "$(hsg_latest "$S2")"
+    for kind in raw_pixels region_histograms; do
+      # shellcheck disable=SC2086
+      "$PYTHON" pyenv/baselines.py --kind "$kind" --readout oracle --cfg_path "$CFG2" --data_dir "$DATA" \
+        --memory_list "$DATA/memory.txt" --test_list "$DATA/test.txt" --save_dir "$OUT/$kind/results" \
+        --opts ${PROFILE_OPTS[*]} $EXTRA_OPTS
+      "$PYTHON" pyenv/eval.py --pred_dir "$OUT/$kind/results/oracle/semantic_gray" --gt_list "$DATA/test.txt" \
+        --data_dir "$DATA" --num_classes 21 --class_names voc --out_json "$OUT/$kind/results/eval_oracle.json" \
+        | tail -n 3
     done
   fi
 
@@ -87,8 +115,14 @@
       --row "raw pixels (k-means on colour + position)=$OUT/raw_pixels/results/eval.json" \
       --row "over-segmentation regions, colour histograms=$OUT/region_histograms/results/eval.json" \
       --row "HSG stage 1=$S1/results/eval.json" --row "HSG stage 2=$S2/results/eval.json" \
+      --oracle "untrained network=$U/results/eval_oracle.json" \
+      --oracle "raw pixels (k-means on colour + position)=$OUT/raw_pixels/results/eval_oracle.json" \
+      --oracle "over-segmentation regions, colour histograms=$OUT/region_histograms/results/eval_oracle.json" \
+      --oracle "HSG stage 1=$S1/results/eval_oracle.json" --oracle "HSG stage 2=$S2/results/eval_oracle.json" \
       --note "Trained without labels on $(wc -l < "$DATA/train.txt") images (BSDS500 train+val, VOC 2012 memory part);" \
       --note "memory: $(wc -l < "$DATA/memory.txt") labelled VOC images; scored on $(wc -l < "$DATA/test.txt") held-apart VOC images, 21 classes." \
+      --note "mIoU: the original's protocol (k-means segments labelled by the vote of their 20 nearest memory prototypes)." \
+      --note "oracle mIoU: the same segments, each labelled with its own majority ground truth (an upper bound of the segmentation)." \
       --note "Machine: $(nproc) CPU cores$(command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | head -n 1 | sed 's/^/, /' || true); this run took ${MINUTES} min (steps skipped with RUN_*=0 not counted)." \
       --out_json "$OUT/results.json" --out_md "$OUT/results.md"
   fi

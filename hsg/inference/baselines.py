@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from hsg.config import Config
 from hsg.data import EvalDataset
-from hsg.inference.memory import knn_vote, majority_labels
+from hsg.inference.memory import knn_vote, majority_labels, oracle_labels
 
 
 class RawPixels(nn.Module):
@@ -60,19 +60,20 @@ def _regions_of(item: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rgb, dense.reshape(h, w), item["semantic_label"].numpy()
 
 
-def region_histogram_readout(cfg: Config, data_dir: str, memory_list: str, test_list: str, save_dir: str | Path
-                             ) -> int:
+def region_histogram_readout(cfg: Config, data_dir: str, memory_list: str, test_list: str, save_dir: str | Path,
+                             readout: str = "knn") -> int:
     """Label the over-segmentation regions of the test images by a kNN vote of colour histograms.
 
     Writes ``save_dir/semantic_gray/<name>.png`` (class ids at the original resolution); returns the number
-    of test images. Both lists need the over-segmentation column.
+    of test images. Both lists need the over-segmentation column. ``readout='oracle'`` labels each region
+    with its own majority ground truth instead: the upper bound of the over-segmentation.
     """
     save_dir = Path(save_dir)
     ignore = cfg.dataset.semantic_ignore_index
     num_labels = max(cfg.dataset.num_classes, ignore + 1)
     memory, memory_labels = [], []
-    for item in tqdm(EvalDataset(cfg, data_dir, memory_list, with_region=True), desc="histogram memory",
-                     unit="image", dynamic_ncols=True):
+    memory_items = EvalDataset(cfg, data_dir, memory_list, with_region=True) if readout == "knn" else []
+    for item in tqdm(memory_items, desc="histogram memory", unit="image", dynamic_ncols=True):
         rgb, regions, label = _regions_of(item)
         h, w = regions.shape
         gt = cv2.resize(label.astype(np.int32), (w, h), interpolation=cv2.INTER_NEAREST) if label.shape != (h, w) \
@@ -81,16 +82,23 @@ def region_histogram_readout(cfg: Config, data_dir: str, memory_list: str, test_
         memory.append(colour_histogram(rgb, regions, count))
         memory_labels.append(majority_labels(torch.from_numpy(regions), torch.from_numpy(gt.astype(np.int64)),
                                              count, num_labels).numpy())
-    protos = torch.from_numpy(np.concatenate(memory))
-    labels = torch.from_numpy(np.concatenate(memory_labels))
-    keep = labels != ignore
-    protos, labels = protos[keep], labels[keep]
+    if readout == "knn":
+        protos = torch.from_numpy(np.concatenate(memory))
+        labels = torch.from_numpy(np.concatenate(memory_labels))
+        keep = labels != ignore
+        protos, labels = protos[keep], labels[keep]
     test = EvalDataset(cfg, data_dir, test_list, with_region=True)
     (save_dir / "semantic_gray").mkdir(parents=True, exist_ok=True)
     for item in tqdm(test, desc="histogram read-out", unit="image", dynamic_ncols=True):
-        rgb, regions, _ = _regions_of(item)
-        hist = torch.from_numpy(colour_histogram(rgb, regions, int(regions.max()) + 1))
-        region_labels = knn_vote(hist, protos, labels, cfg.test.knn, cfg.dataset.num_classes).numpy()
+        rgb, regions, label = _regions_of(item)
+        if readout == "oracle":
+            h, w = regions.shape
+            gt = cv2.resize(label.astype(np.int32), (w, h), interpolation=cv2.INTER_NEAREST)
+            region_labels = oracle_labels(torch.from_numpy(regions), torch.from_numpy(gt.astype(np.int64)),
+                                          cfg.dataset.num_classes, ignore).numpy()
+        else:
+            hist = torch.from_numpy(colour_histogram(rgb, regions, int(regions.max()) + 1))
+            region_labels = knn_vote(hist, protos, labels, cfg.test.knn, cfg.dataset.num_classes).numpy()
         pred = region_labels[regions].astype(np.uint8)
         oh, ow = item["orig_size"]
         if pred.shape != (oh, ow):

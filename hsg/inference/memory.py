@@ -53,6 +53,14 @@ def majority_labels(segment_ids: torch.Tensor, labels: torch.Tensor, num_segment
     return counts.argmax(dim=1)
 
 
+def oracle_labels(segments: torch.Tensor, label: torch.Tensor, num_classes: int, ignore: int) -> torch.Tensor:
+    """Each segment's own majority ground-truth class (ignored pixels do not vote): the best any read-out
+    could do with these segments. ``segments`` [h, w] holds ids 0..S-1; a segment of only ignored pixels gets 0
+(it is not scored). A diagnostic, not a prediction."""
+    voting = torch.where(label == ignore, -1, segments)  # ignored pixels take no part
+    return majority_labels(voting, label, int(segments.max()) + 1, num_classes)
+
+
 def save_prototypes(path: str | Path, prototypes: torch.Tensor, labels: torch.Tensor) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,8 @@ from hsg.engine.checkpoint import latest_checkpoint, load_model_weights
 from hsg.models.convert import CheckpointError
 from hsg.inference.embed import embed_images
 from hsg.inference.hierarchy import image_hierarchy
-from hsg.inference.memory import image_segments, knn_vote, load_memory, majority_labels, save_prototypes
+from hsg.inference.memory import (image_segments, knn_vote, load_memory, majority_labels, oracle_labels,
+                                  save_prototypes)
 from hsg.models.embedding import HSGModel, build_model
 from hsg.vis.colormap import colorize, load_colormap, overlay
 from hsg.vis.figures import hierarchy_figure
@@ -144,16 +145,23 @@ def build_prototypes(cfg: Config, model: HSGModel, data_dir: str, data_list: str
     return total
 
 
-def predict(cfg: Config, model: HSGModel, data_dir: str, data_list: str, memory_dir: str | Path,
-            save_dir: str | Path, device: torch.device) -> int:
+def predict(cfg: Config, model: HSGModel, data_dir: str, data_list: str, memory_dir: str | Path | None,
+            save_dir: str | Path, device: torch.device, readout: str = "knn") -> int:
     """Semantic segmentation by kNN retrieval from the memory; writes ``semantic_gray/``,
-    ``semantic_color/`` and ``semantic_overlay/``. Returns the number of images."""
+    ``semantic_color/`` and ``semantic_overlay/``. Returns the number of images.
+
+    ``readout='oracle'`` labels every test segment with its own majority ground-truth class instead (no
+    memory): the upper bound of the segments, which tells a segmentation that groups pixels well but
+    cannot name them from one that does neither."""
     save_dir = Path(save_dir)
-    memory, memory_labels = load_memory(memory_dir, cfg.dataset.semantic_ignore_index)
-    memory, memory_labels = memory.to(device), memory_labels.to(device)
-    if int(memory_labels.max()) >= cfg.dataset.num_classes:
-        raise DataError(memory_dir, f"the memory holds label {int(memory_labels.max())}, outside "
-                         f"dataset.num_classes={cfg.dataset.num_classes}")
+    if readout == "knn":
+        memory, memory_labels = load_memory(memory_dir, cfg.dataset.semantic_ignore_index)
+        memory, memory_labels = memory.to(device), memory_labels.to(device)
+        if int(memory_labels.max()) >= cfg.dataset.num_classes:
+            raise DataError(memory_dir, f"the memory holds label {int(memory_labels.max())}, outside "
+                             f"dataset.num_classes={cfg.dataset.num_classes}")
+    elif readout != "oracle":
+        raise ValueError(f"unknown read-out '{readout}' (knn or oracle)")
     dataset = EvalDataset(cfg, data_dir, data_list)
     names = _output_names(dataset)
     loader = build_eval_loader(cfg, dataset, cfg.num_threads)
@@ -161,12 +169,19 @@ def predict(cfg: Config, model: HSGModel, data_dir: str, data_list: str, memory_
     index = 0
     for batch in tqdm(loader, desc="inference", unit="batch", dynamic_ncols=True):
         ids, protos = _segments_of_batch(cfg, model, batch, device)
-        segment_labels = knn_vote(protos, memory, memory_labels, cfg.test.knn, cfg.dataset.num_classes)
+        if readout == "knn":
+            segment_labels = knn_vote(protos, memory, memory_labels, cfg.test.knn, cfg.dataset.num_classes)
         for i, ((h, w), (oh, ow)) in enumerate(zip(batch["valid_size"], batch["orig_size"])):
             name = names[index]
             index += 1
             seg = ids[i, :h, :w]
-            pred = segment_labels[seg.clamp_min(0)].cpu().numpy().astype(np.uint8)
+            if readout == "oracle":
+                _, local = torch.unique(seg, return_inverse=True)
+                gt = _resized_label(batch["semantic_label"][i], (h, w)).to(device)
+                pred = oracle_labels(local, gt, cfg.dataset.num_classes,
+                                     cfg.dataset.semantic_ignore_index)[local].cpu().numpy().astype(np.uint8)
+            else:
+                pred = segment_labels[seg.clamp_min(0)].cpu().numpy().astype(np.uint8)
             if (h, w) != (oh, ow):
                 pred = cv2.resize(pred, (ow, oh), interpolation=cv2.INTER_NEAREST)
             _save_png(Image.fromarray(pred, mode="L"), save_dir / "semantic_gray" / f"{name}.png")
