@@ -40,11 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with user_errors("hierarchy"):
         cfg = resolve_config(args)
-        from hsg.inference.runner import hierarchy_pictures, load_model, pick_device, resolve_checkpoint
+        from hsg.inference.runner import hierarchy_pictures, prepare_model
 
-        device = pick_device(cfg)
-        checkpoint = resolve_checkpoint(args.snapshot_dir, args.checkpoint)
-        model = load_model(cfg, checkpoint, device)
+        model, device, _ = prepare_model(cfg, args.snapshot_dir, args.checkpoint)
         with tempfile.TemporaryDirectory() as tmp:
             if args.image_dir:
                 data_list, data_dir = folder_list(Path(args.image_dir), Path(tmp) / "images.txt"), ""

@@ -30,11 +30,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--semantic_memory_dir is required (or --readout oracle)")
     with user_errors("inference"):
         cfg = resolve_config(args)
-        from hsg.inference.runner import load_model, pick_device, predict, resolve_checkpoint
+        from hsg.inference.runner import predict, prepare_model
 
-        device = pick_device(cfg)
-        checkpoint = resolve_checkpoint(args.snapshot_dir, args.checkpoint)
-        model = load_model(cfg, checkpoint, device)
+        model, device, _ = prepare_model(cfg, args.snapshot_dir, args.checkpoint)
         start = time.perf_counter()
         count = predict(cfg, model, cfg.dataset.data_dir, args.data_list or cfg.dataset.test_data_list,
                         args.semantic_memory_dir, args.save_dir, device, args.readout)

@@ -23,15 +23,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with user_errors("prototype"):
         cfg = resolve_config(args)
-        from hsg.inference.runner import build_prototypes, load_model, pick_device, resolve_checkpoint
+        from hsg.inference.runner import build_prototypes, prepare_model
 
-        device = pick_device(cfg)
-        checkpoint = resolve_checkpoint(args.snapshot_dir, args.checkpoint)
-        model = load_model(cfg, checkpoint, device)
+        model, device, checkpoint = prepare_model(cfg, args.snapshot_dir, args.checkpoint)
         start = time.perf_counter()
         count = build_prototypes(cfg, model, cfg.dataset.data_dir, args.data_list or cfg.dataset.memory_data_list,
                                  args.save_dir, device)
-        print(f"[prototype] {count} prototypes from {checkpoint} in {time.perf_counter() - start:.1f} s "
+        print(f"[prototype] {count} prototypes from {checkpoint or 'the untrained network'} in {time.perf_counter() - start:.1f} s "
               f"-> {args.save_dir}/semantic_prototype")
     return 0
 

@@ -63,6 +63,14 @@ def load_model(cfg: Config, checkpoint: Path | None, device: torch.device) -> HS
     return model.to(device).eval()
 
 
+def prepare_model(cfg: Config, snapshot_dir: str | None, checkpoint: str | None
+                  ) -> tuple[HSGModel, torch.device, Path | None]:
+    """What every inference script starts with: the device, the checkpoint and the model ready to run."""
+    device = pick_device(cfg)
+    path = resolve_checkpoint(snapshot_dir, checkpoint)
+    return load_model(cfg, path, device), device, path
+
+
 def _test_iterations(cfg: Config) -> int:
     return cfg.test.kmeans_iterations or cfg.network.kmeans_iterations
 
