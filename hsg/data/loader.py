@@ -161,9 +161,9 @@ def build_train_loader(cfg: Any, dataset: Dataset, rank: int, world_size: int, b
                        seed, rank)
 
 
-def build_eval_loader(cfg: Any, dataset: Dataset, num_workers: int) -> DataLoader:
-    """In-order evaluation loader, ``test.batch_size`` images a batch, nothing dropped."""
-    batch = cfg["test"]["batch_size"]
+def build_eval_loader(cfg: Any, dataset: Dataset, num_workers: int, batch_size: int | None = None) -> DataLoader:
+    """In-order evaluation loader, ``test.batch_size`` (or ``batch_size``) images a batch, nothing dropped."""
+    batch = cfg["test"]["batch_size"] if batch_size is None else batch_size
     if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
         raise ConfigError(f"test.batch_size must be a positive integer, got {batch!r}")
     workers = _num_workers(num_workers, "num_workers")

@@ -1,27 +1,35 @@
 """The segment hierarchy of any image: over-segmentation, k-means segments, fine and coarse groups.
 
-The original computed this hierarchy only inside its training step and never showed it. Here it runs on
-one image at a time with the trained model in eval mode: the training build of the backbone (output
-stride 16, the features the transformers learned on), k-means with the training grid (intersected with
-the over-segmentation when one is given), the fine transformer on the image's segments and the coarse
-transformer on the fine groups. Each level is returned as a label map at the image's resolution.
+The original computed this hierarchy only inside its training step and never showed it. Here it is
+computed as in that step, so that what a figure shows is what the losses shaped:
+
+* the training build of the backbone (output stride ``network.output_stride``) and k-means with the
+  training grid, intersected with the over-segmentation when there is one;
+* each image is paired with its mirror image as the second view, so its node sequence holds the segments
+  of two views, as in training, and the groups are shared by both;
+* the transformers normalise with the statistics of the batch being grouped, as they always did in the
+  original (its BatchNorm transformers never ran in eval mode); their running statistics are left
+  untouched and dropout is off. A batch therefore needs at least two images: a lone image is grouped
+  together with its upside-down copy, whose result is discarded.
+
+Each level is returned as a label map at the image's (resized) resolution, from the first view.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hsg.clustering.kmeans import legacy_nearest_resize
 from hsg.models.convert import CheckpointError
 
 
 @dataclass
 class HierarchyMaps:
-    """Label maps ``[H, W]`` (int64, -1 on padding) of every level for one image."""
+    """Label maps ``[h, w]`` (int64) of every level for one image; -1 where there is no label."""
 
     oversegmentation: np.ndarray | None
     segments: np.ndarray
@@ -29,54 +37,74 @@ class HierarchyMaps:
     coarse: np.ndarray
 
 
-def _pixel_map(values: torch.Tensor, pixel_index: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
-    out = torch.full((hw[0] * hw[1],), -1, dtype=torch.long, device=values.device)
-    out[pixel_index] = values
-    return out.view(hw)
+@contextmanager
+def grouping_mode(model):
+    """Backbone in eval mode, transformers normalising with batch statistics, nothing updated, no dropout."""
+    was_training = model.training
+    norms = [m for name in ("fine_transformer", "coarse_transformer")
+             for m in getattr(model, name).modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    model.eval()
+    for m in norms:
+        m.train()
+        m.momentum = 0.0  # running = (1 - 0) * running: the statistics stay as trained
+    try:
+        yield
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        model.train(was_training)
 
 
 @torch.no_grad()
-def image_hierarchy(model, image: torch.Tensor, valid_size: tuple[int, int], region: torch.Tensor | None = None,
-                    train_output_stride: int = 16) -> HierarchyMaps:
-    """The hierarchy of one normalised, padded image ``[3, Hp, Wp]``.
+def batch_hierarchy(model, images: torch.Tensor, valid_sizes: list[tuple[int, int]],
+                    regions: torch.Tensor | None = None, train_output_stride: int = 16) -> list[HierarchyMaps]:
+    """The hierarchy of every image of a batch.
 
     Args:
         model: a trained :class:`hsg.models.embedding.HSGModel` with ``hierarchy`` (stage 2).
-        valid_size: ``(h, w)`` of the image inside the canvas; the maps are returned at this size.
-        region: optional ``[Hp, Wp]`` over-segmentation (-1 on padding). Without it the segments are the
-            k-means clusters alone.
+        images: ``[N, 3, Hp, Wp]`` normalised, padded images.
+        valid_sizes: ``(h, w)`` of each image inside the canvas; the maps are returned at this size.
+        regions: optional ``[N, Hp, Wp]`` over-segmentations (-1 on padding). Without them the segments are
+            the k-means clusters alone.
     """
     if not getattr(model, "hierarchy", False):
         raise CheckpointError("this checkpoint has no clustering transformers (a stage-1 model); the fine and "
-                         "coarse groups need a stage-2 model (network.hierarchy: true)")
-    was_training, was_stride = model.training, model.backbone.output_stride
-    model.eval()
+                              "coarse groups need a stage-2 model (network.hierarchy: true)")
+    n, _, hp, wp = images.shape
+    given = regions is not None
+    if regions is None:
+        regions = torch.full((n, hp, wp), -1, dtype=torch.long, device=images.device)
+        for i, (h, w) in enumerate(valid_sizes):
+            regions[i, :h, :w] = 0
+    regions = regions.to(images.device).long()
+    lone = n == 1
+    if lone:  # batch statistics need two sequences: add an upside-down copy
+        images = torch.cat([images, images.flip(-2)])
+        regions = torch.cat([regions, regions.flip(-2)])
+    # Views interleaved as in training: image i, then its mirror.
+    views = torch.stack([images, images.flip(-1)], dim=1).flatten(0, 1)
+    view_regions = torch.stack([regions, regions.flip(-1)], dim=1).flatten(0, 1)
+
+    was_stride = model.backbone.output_stride
     model.set_output_stride(train_output_stride)
     try:
-        x = image.unsqueeze(0)
-        embedding = model.embed(x).float()
-        h, w = valid_size
-        fh, fw = embedding.shape[-2:]
-        if region is None:
-            valid = torch.zeros(image.shape[-2:], dtype=torch.long, device=image.device)
-            valid[h:, :] = -1
-            valid[:, w:] = -1
-            region_in = valid
-        else:
-            region_in = region.to(image.device).long()
-        # Nodes are the segments of this single image; the pair dimension expects two views, so the image
-        # is paired with an empty (all-padding) view.
-        small = legacy_nearest_resize(region_in[None], (fh, fw))
-        small = torch.cat([small, torch.full_like(small, -1)])
-        emb2 = torch.cat([embedding, torch.zeros_like(embedding)])
-        out = model.segment(emb2, small)
-        model.group(emb2, out)
-        hw = (fh, fw)
-        maps = [_pixel_map(out[k], out["pixel_index"], hw) for k in ("pixel_segment", "pixel_fine", "pixel_coarse")]
-        full = [F.interpolate(m[None, None].float(), size=image.shape[-2:], mode="nearest")[0, 0].long()[:h, :w]
-                for m in maps]
-        overseg = region_in[:h, :w].cpu().numpy() if region is not None else None
-        return HierarchyMaps(overseg, *(m.cpu().numpy() for m in full))
+        with grouping_mode(model):
+            embedding = model.embed(views).float()
+            out = model.segment(embedding, view_regions)
+            model.group(embedding, out)
     finally:
-        model.train(was_training)
         model.set_output_stride(was_stride)
+
+    fh, fw = embedding.shape[-2:]
+    maps = []
+    for key in ("pixel_segment", "pixel_fine", "pixel_coarse"):
+        grid = torch.full((views.shape[0] * fh * fw,), -1, dtype=torch.long, device=images.device)
+        grid[out["pixel_index"]] = out[key]
+        full = F.interpolate(grid.view(-1, 1, fh, fw)[0::2].float(), size=(hp, wp), mode="nearest")
+        maps.append(full[:, 0].long().cpu().numpy())
+    result = []
+    for i, (h, w) in enumerate(valid_sizes):
+        overseg = regions[i, :h, :w].cpu().numpy() if given else None
+        result.append(HierarchyMaps(overseg, *(m[i, :h, :w] for m in maps)))
+    return result

@@ -22,7 +22,7 @@ from hsg.data import DataError, EvalDataset, build_eval_loader
 from hsg.engine.checkpoint import latest_checkpoint, load_model_weights
 from hsg.models.convert import CheckpointError
 from hsg.inference.embed import embed_images
-from hsg.inference.hierarchy import image_hierarchy
+from hsg.inference.hierarchy import batch_hierarchy
 from hsg.inference.memory import (image_segments, knn_vote, load_memory, majority_labels, oracle_labels,
                                   save_prototypes)
 from hsg.models.embedding import HSGModel, build_model
@@ -202,28 +202,33 @@ def predict(cfg: Config, model: HSGModel, data_dir: str, data_list: str, memory_
 def hierarchy_pictures(cfg: Config, model: HSGModel, data_dir: str, data_list: str, save_dir: str | Path,
                        device: torch.device, with_region: bool) -> int:
     """For every image: label PNGs of each level (``hierarchy/<level>/<name>.png``) and one composite
-    figure (``hierarchy/figure/<name>.png``). Returns the number of images."""
+    figure (``hierarchy/figure/<name>.png``). Images are grouped in batches of ``test.batch_size`` (at
+    least 2: the transformers normalise with batch statistics, see :mod:`hsg.inference.hierarchy`).
+    Returns the number of images."""
     save_dir = Path(save_dir)
     dataset = EvalDataset(cfg, data_dir, data_list, with_region=with_region)
     names = _output_names(dataset)
-    for index in tqdm(range(len(dataset)), desc="hierarchy", unit="image", dynamic_ncols=True):
-        item = dataset[index]
-        region = item["region"].to(device) if item["region"] is not None else None
-        maps = image_hierarchy(model, item["image"].to(device), item["valid_size"], region,
-                               train_output_stride=cfg.network.output_stride)
-        rgb = np.asarray(Image.open(item["image_path"]).convert("RGB"))
-        h, w = item["valid_size"]
-        if rgb.shape[:2] != (h, w):
-            rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
-        levels = {"oversegmentation": maps.oversegmentation, "segments": maps.segments,
-                  "fine": maps.fine, "coarse": maps.coarse}
-        for level, labels in levels.items():
-            if labels is not None:
-                out = np.where(labels >= 0, labels + 1, 0).astype(np.uint16)  # 0 = padding, ids from 1
-                _save_png(out, save_dir / "hierarchy" / level / f"{names[index]}.png")
-        _save_png(hierarchy_figure(rgb, levels, title=names[index]), save_dir / "hierarchy" / "figure" /
-                  f"{names[index]}.png")
-    return len(dataset)
+    loader = build_eval_loader(cfg, dataset, cfg.num_threads, batch_size=max(2, cfg.test.batch_size))
+    index = 0
+    for batch in tqdm(loader, desc="hierarchy", unit="batch", dynamic_ncols=True):
+        results = batch_hierarchy(model, batch["image"].to(device), batch["valid_size"],
+                                  batch["region"] if with_region else None,
+                                  train_output_stride=cfg.network.output_stride)
+        for i, maps in enumerate(results):
+            name = names[index]
+            index += 1
+            h, w = batch["valid_size"][i]
+            rgb = np.asarray(Image.open(batch["image_path"][i]).convert("RGB"))
+            if rgb.shape[:2] != (h, w):
+                rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+            levels = {"oversegmentation": maps.oversegmentation, "segments": maps.segments,
+                      "fine": maps.fine, "coarse": maps.coarse}
+            for level, labels in levels.items():
+                if labels is not None:
+                    out = np.where(labels >= 0, labels + 1, 0).astype(np.uint16)  # 0 = none, ids from 1
+                    _save_png(out, save_dir / "hierarchy" / level / f"{name}.png")
+            _save_png(hierarchy_figure(rgb, levels, title=name), save_dir / "hierarchy" / "figure" / f"{name}.png")
+    return index
 
 
 def write_summary(save_dir: str | Path, summary: dict) -> Path:
