@@ -1,0 +1,1 @@
+"""The end-to-end demo on a generated dataset (``pyenv/demo.py``)."""
