@@ -180,7 +180,7 @@ def test_error_survives_a_worker_process(files):
     c = cfg()
     c.num_threads = 1
     loader = build_train_loader(c, TrainDataset(c, "", str(lst)), 0, 1, 1, 0)
-    with pytest.raises(DataError, match=rf"garbage\.jpg \(listed at .*worker\.txt:1\)"):
+    with pytest.raises(DataError, match=r"garbage\.jpg \(listed at .*worker\.txt:1\)"):
         next(iter(loader))
 
 

@@ -440,8 +440,13 @@ def test_torchrun_two_cpu_processes_follow_the_single_process_run(data, uninterr
     assert _checkpoints(folder) == ["model-3.pth", "model-6.pth", "model-9.pth"]
     single, ddp = _records(uninterrupted("stage1")), _records(folder)
     assert sorted(ddp) == sorted(single) == list(range(1, 10))
-    for it in (1, 2, 3):  # float32 sums in another order drift slowly over the iterations
+    # Iteration 1 is the forward pass before any update, iteration 2 follows one averaged update. Later
+    # iterations are left out: float32 sums in another order drift (7e-4 relative by iteration 3 on one
+    # machine), and k-means amplifies the drift. The float64 test in test_distributed.py pins exact equality.
+    for it in (1, 2):
         for key in ("img_sim", "accuracy", "lr"):
             assert ddp[it][key] == pytest.approx(single[it][key], rel=1e-4, abs=1e-6), (it, key)
+    for it in range(3, 10):
+        assert ddp[it]["lr"] == pytest.approx(single[it]["lr"]), it
     state = load_checkpoint(folder / "model-9.pth")
     assert len(state["extra"]["rng_per_rank"]) == 2

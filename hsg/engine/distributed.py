@@ -37,14 +37,6 @@ def is_distributed() -> bool:
     return dist.is_available() and dist.is_initialized()
 
 
-def get_rank() -> int:
-    return dist.get_rank() if is_distributed() else 0
-
-
-def get_world_size() -> int:
-    return dist.get_world_size() if is_distributed() else 1
-
-
 def init_distributed(device: str = "auto", timeout_minutes: int = 30) -> DistInfo:
     """Join the process group that ``torchrun`` describes in the environment, or run alone.
 
