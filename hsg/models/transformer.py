@@ -20,7 +20,10 @@ network computes and therefore what a released checkpoint means:
 
 Layout: sequences are kept ``[L, B, C]`` internally so that a BatchNorm over tokens is a plain
 ``BatchNorm1d`` on a ``[L * B, C]`` view (no transposes). Norms, the target statistics and the logits run
-in float32 even under bf16/fp16 autocast; the attention and linear layers use the autocast dtype.
+in float32 even under bf16/fp16 autocast, and so does the attention (torch 2.1's MultiheadAttention
+fails under autocast with a padding mask: the mask takes the input's dtype, the projected queries the
+autocast dtype); the feed-forward linear layers use the autocast dtype. The attention runs over at most a
+few hundred segment tokens, so float32 there costs nothing that matters.
 """
 
 from __future__ import annotations
@@ -66,6 +69,14 @@ def _with_pos(x: torch.Tensor, pos: torch.Tensor | None) -> torch.Tensor:
     return x if pos is None else x + pos
 
 
+def _attend(attn: nn.MultiheadAttention, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+            mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Multi-head attention in float32 with autocast off (see the module docstring for why)."""
+    with torch.autocast(device_type=query.device.type, enabled=False):
+        return attn(_float32(query), _float32(key), _float32(value), key_padding_mask=mask,
+                    need_weights=False)[0]
+
+
 class EncoderLayer(nn.Module):
     """Post-norm encoder layer: ``x = BN(x + MHA(x+pos, x+pos, x))``; ``x = BN(x + FFN(x))``."""
 
@@ -80,7 +91,7 @@ class EncoderLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, pos: torch.Tensor | None, mask: torch.Tensor | None) -> torch.Tensor:
         qk = _with_pos(x, pos)
-        attended = self.attn(qk, qk, x, key_padding_mask=mask, need_weights=False)[0]
+        attended = _attend(self.attn, qk, qk, x, mask)
         x = _token_norm(self.norm1, x + F.dropout(attended, self.dropout, self.training))
         hidden = F.dropout(F.relu(self.ffn1(x)), self.dropout, self.training)
         return _token_norm(self.norm2, x + F.dropout(self.ffn2(hidden), self.dropout, self.training))
@@ -103,10 +114,9 @@ class DecoderLayer(nn.Module):
     def forward(self, t: torch.Tensor, memory: torch.Tensor, pos: torch.Tensor | None,
                 query_pos: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         q = t + query_pos
-        attended = self.self_attn(q, q, t, need_weights=False)[0]
+        attended = _attend(self.self_attn, q, q, t)
         t = _token_norm(self.norm1, t + F.dropout(attended, self.dropout, self.training))
-        attended = self.cross_attn(t + query_pos, _with_pos(memory, pos), memory, key_padding_mask=mask,
-                                   need_weights=False)[0]
+        attended = _attend(self.cross_attn, t + query_pos, _with_pos(memory, pos), memory, mask)
         t = _token_norm(self.norm2, t + F.dropout(attended, self.dropout, self.training))
         hidden = F.dropout(F.relu(self.ffn1(t)), self.dropout, self.training)
         return _token_norm(self.norm3, t + F.dropout(self.ffn2(hidden), self.dropout, self.training))
