@@ -1,11 +1,17 @@
 """Collect eval.json files (written by pyenv/eval.py) into one results table, as JSON and markdown.
 
     python pyenv/results_table.py --row "untrained=RUN/untrained/eval.json" --row "stage 2=RUN/stage2/eval.json" \
-        [--oracle "stage 2=RUN/stage2/eval_oracle.json"] --out_json RUN/results.json --out_md RUN/results.md \
-        [--title "..."] [--note "..."]
+        [--nn1 "stage 2=RUN/stage2/eval_nn1.json"] [--oracle "stage 2=RUN/stage2/eval_oracle.json"] \
+        --out_json RUN/results.json --out_md RUN/results.md [--title "..."] [--note "..."]
 
-``--oracle`` adds, for a row of the same name, the mIoU of its segments when each is labelled with its own
-majority ground truth (``pyenv/inference.py --readout oracle``): what the segmentation could reach.
+Two optional columns, each filled for the row of the same name:
+
+* ``--nn1``: the mIoU when each segment takes the label of its single nearest memory prototype
+  (``--opts test.knn=1``). The protocol's 20-vote majority favours the memory's most frequent class; when
+  embeddings are weak every vote goes to background, and 1-NN shows whether they retrieve the right class
+  at all.
+* ``--oracle``: the mIoU of the segments when each is labelled with its own majority ground truth
+  (``pyenv/inference.py --readout oracle``): what the segmentation could reach.
 """
 
 from __future__ import annotations
@@ -16,6 +22,9 @@ import sys
 from pathlib import Path
 
 from hsg.errors import user_errors
+
+# flag -> (key in the JSON rows, markdown header)
+EXTRA_COLUMNS = {"nn1": ("nn1_miou", "1-NN mIoU %"), "oracle": ("oracle_miou", "oracle mIoU %")}
 
 
 def _read(spec: str, flag: str) -> tuple[str, dict, str]:
@@ -30,7 +39,8 @@ def _read(spec: str, flag: str) -> tuple[str, dict, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--row", action="append", required=True, metavar="NAME=EVAL_JSON")
-    parser.add_argument("--oracle", action="append", default=[], metavar="NAME=EVAL_JSON")
+    for flag in EXTRA_COLUMNS:
+        parser.add_argument(f"--{flag}", action="append", default=[], metavar="NAME=EVAL_JSON")
     parser.add_argument("--out_json", required=True)
     parser.add_argument("--out_md", required=True)
     parser.add_argument("--title", default="Results")
@@ -43,18 +53,21 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"name": name, "miou": report["miou"], "pixel_acc": report["pixel_acc"],
                          "miou_present": report["miou_present"], "images": report["num_images"], "eval": path})
         by_name = {r["name"]: r for r in rows}
-        for spec in args.oracle:
-            name, report, path = _read(spec, "--oracle")
-            if name not in by_name:
-                raise ValueError(f"--oracle names '{name}', which no --row has")
-            by_name[name].update(oracle_miou=report["miou"], oracle_eval=path)
-        oracle = any("oracle_miou" in r for r in rows)
+        columns = []
+        for flag, (key, header) in EXTRA_COLUMNS.items():
+            for spec in getattr(args, flag):
+                name, report, path = _read(spec, f"--{flag}")
+                if name not in by_name:
+                    raise ValueError(f"--{flag} names '{name}', which no --row has")
+                by_name[name].update({key: report["miou"], key.replace("miou", "eval"): path})
+            if getattr(args, flag):
+                columns.append((key, header))
         head = "| model | mIoU % | mIoU over present classes % | pixel acc % |"
-        lines = [f"### {args.title}", "", head + (" oracle mIoU % |" if oracle else ""),
-                 "|---|---:|---:|---:|" + ("---:|" if oracle else "")]
+        head += "".join(f" {h} |" for _, h in columns)
+        lines = [f"### {args.title}", "", head, "|---|---:|---:|---:|" + "---:|" * len(columns)]
         for r in rows:
-            cell = f" {r['oracle_miou']:.2f} |" if "oracle_miou" in r else (" |" if oracle else "")
-            lines.append(f"| {r['name']} | {r['miou']:.2f} | {r['miou_present']:.2f} | {r['pixel_acc']:.2f} |{cell}")
+            cells = "".join(f" {r[k]:.2f} |" if k in r else " |" for k, _ in columns)
+            lines.append(f"| {r['name']} | {r['miou']:.2f} | {r['miou_present']:.2f} | {r['pixel_acc']:.2f} |{cells}")
         lines += [""] + args.note
         Path(args.out_md).write_text("\n".join(lines) + "\n")
         Path(args.out_json).write_text(json.dumps({"title": args.title, "rows": rows, "notes": args.note}, indent=2))

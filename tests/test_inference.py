@@ -208,16 +208,24 @@ def test_oracle_labels_take_each_segments_own_majority_without_ignore():
     assert oracle_labels(seg, lab, num_classes=21, ignore=255).tolist() == [4, 7, 0]
 
 
-def test_results_table_joins_rows_and_oracles(tmp_path):
-    for name, miou in (("a", 10.0), ("a_oracle", 60.0)):
+def test_results_table_joins_rows_and_extra_columns(tmp_path):
+    for name, miou in (("a", 10.0), ("a_oracle", 60.0), ("a_nn1", 12.5), ("b", 5.0)):
         (tmp_path / f"{name}.json").write_text(json.dumps({"miou": miou, "pixel_acc": 70.0, "miou_present": miou,
                                                             "num_images": 3}))
-    p = _run("results_table.py", "--row", f"model a={tmp_path / 'a.json'}", "--oracle",
-             f"model a={tmp_path / 'a_oracle.json'}", "--out_json", str(tmp_path / "t.json"), "--out_md",
-             str(tmp_path / "t.md"))
+    p = _run("results_table.py", "--row", f"model a={tmp_path / 'a.json'}", "--row", f"b={tmp_path / 'b.json'}",
+             "--oracle", f"model a={tmp_path / 'a_oracle.json'}", "--nn1", f"model a={tmp_path / 'a_nn1.json'}",
+             "--out_json", str(tmp_path / "t.json"), "--out_md", str(tmp_path / "t.md"))
     assert p.returncode == 0, p.stderr
-    assert "| model a | 10.00 | 10.00 | 70.00 | 60.00 |" in (tmp_path / "t.md").read_text()
-    assert json.loads((tmp_path / "t.json").read_text())["rows"][0]["oracle_miou"] == 60.0
+    md = (tmp_path / "t.md").read_text()
+    # columns in a fixed order (1-NN, then oracle) whatever the flags' order; a row without them has empty cells
+    assert "| model | mIoU % | mIoU over present classes % | pixel acc % | 1-NN mIoU % | oracle mIoU % |" in md
+    assert "| model a | 10.00 | 10.00 | 70.00 | 12.50 | 60.00 |" in md
+    assert "| b | 5.00 | 5.00 | 70.00 | | |" in md
+    row = json.loads((tmp_path / "t.json").read_text())["rows"][0]
+    assert (row["oracle_miou"], row["nn1_miou"]) == (60.0, 12.5)
+    p = _run("results_table.py", "--row", f"b={tmp_path / 'b.json'}", "--nn1", f"c={tmp_path / 'a_nn1.json'}",
+             "--out_json", str(tmp_path / "x.json"), "--out_md", str(tmp_path / "x.md"))
+    assert p.returncode == 1 and "--nn1 names 'c'" in p.stderr
     p = _run("results_table.py", "--row", f"b={tmp_path / 'missing.json'}", "--out_json", str(tmp_path / "x.json"),
              "--out_md", str(tmp_path / "x.md"))
     assert p.returncode == 1 and "missing.json" in p.stderr

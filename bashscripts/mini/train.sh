@@ -5,14 +5,16 @@
 # same way in the same run: the untrained network, raw pixels (k-means on colour and position) and
 # over-segmentation regions labelled by their colour histograms. For every row it also scores the
 # "oracle" read-out (each test segment labelled with its own majority ground truth), which separates how
-# well a representation groups pixels from how well the kNN vote can name the groups. Writes results.json
-# and results.md.
+# well a representation groups pixels from how well the kNN vote can name the groups, and the 1-NN read-out
+# (each test segment takes the label of its nearest memory prototype), which shows whether the embeddings
+# retrieve the right class when the 20-vote majority drowns it in background. Writes results.json and
+# results.md.
 #
 #   bash bashscripts/mini/train.sh          # about 30-40 minutes on 2 CPU cores
 #   PROFILE=gpu bash bashscripts/mini/train.sh   # ResNet-50 at the original's resolutions, on a GPU
 #
 # Steps (each skippable with RUN_<STEP>=0): DATA, OVERSEG, TRAIN1, PROTO1, INFER1, EVAL1, TRAIN2, PROTO2,
-# INFER2, EVAL2, BASELINES, ORACLE, TABLE.
+# INFER2, EVAL2, BASELINES, ORACLE, NN1, TABLE.
 #
 # Environment (defaults in brackets):
 #   SHARED        [../shared/data] the read-only data
@@ -108,6 +110,31 @@
     done
   fi
 
+  # nn1_eval RUN_DIR CFG CHECKPOINT: the same memory, each test segment labelled by its nearest prototype.
+  nn1_eval() {
+    # shellcheck disable=SC2086
+    "$PYTHON" pyenv/inference.py --cfg_path "$2" --checkpoint "$3" --data_dir "$DATA" --data_list "$DATA/test.txt" \
+      --save_dir "$1/results/nn1" --semantic_memory_dir "$1/results/memory/semantic_prototype" \
+      --opts test.knn=1 ${PROFILE_OPTS[*]} $EXTRA_OPTS
+    "$PYTHON" pyenv/eval.py --pred_dir "$1/results/nn1/semantic_gray" --gt_list "$DATA/test.txt" \
+      --data_dir "$DATA" --num_classes 21 --class_names voc --out_json "$1/results/eval_nn1.json" | tail -n 3
+  }
+  if hsg_step NN1; then
+    hsg_log "1-NN read-outs (each segment labelled by its nearest memory prototype)"
+    nn1_eval "$U" "$CFG2" untrained
+    nn1_eval "$S1" "$CFG1" "$(hsg_latest "$S1")"
+    nn1_eval "$S2" "$CFG2" "$(hsg_latest "$S2")"
+    for kind in raw_pixels region_histograms; do
+      # shellcheck disable=SC2086
+      "$PYTHON" pyenv/baselines.py --kind "$kind" --cfg_path "$CFG2" --data_dir "$DATA" \
+        --memory_list "$DATA/memory.txt" --test_list "$DATA/test.txt" --save_dir "$OUT/$kind/results/nn1" \
+        --opts test.knn=1 ${PROFILE_OPTS[*]} $EXTRA_OPTS
+      "$PYTHON" pyenv/eval.py --pred_dir "$OUT/$kind/results/nn1/knn/semantic_gray" --gt_list "$DATA/test.txt" \
+        --data_dir "$DATA" --num_classes 21 --class_names voc --out_json "$OUT/$kind/results/eval_nn1.json" \
+        | tail -n 3
+    done
+  fi
+
   if hsg_step TABLE; then
     MINUTES=$(( ($(date +%s) - START) / 60 ))
     "$PYTHON" pyenv/results_table.py --title "HSG at small scale on real images ($PROFILE profile)" \
@@ -115,6 +142,10 @@
       --row "raw pixels (k-means on colour + position)=$OUT/raw_pixels/results/eval.json" \
       --row "over-segmentation regions, colour histograms=$OUT/region_histograms/results/eval.json" \
       --row "HSG stage 1=$S1/results/eval.json" --row "HSG stage 2=$S2/results/eval.json" \
+      --nn1 "untrained network=$U/results/eval_nn1.json" \
+      --nn1 "raw pixels (k-means on colour + position)=$OUT/raw_pixels/results/eval_nn1.json" \
+      --nn1 "over-segmentation regions, colour histograms=$OUT/region_histograms/results/eval_nn1.json" \
+      --nn1 "HSG stage 1=$S1/results/eval_nn1.json" --nn1 "HSG stage 2=$S2/results/eval_nn1.json" \
       --oracle "untrained network=$U/results/eval_oracle.json" \
       --oracle "raw pixels (k-means on colour + position)=$OUT/raw_pixels/results/eval_oracle.json" \
       --oracle "over-segmentation regions, colour histograms=$OUT/region_histograms/results/eval_oracle.json" \
@@ -122,6 +153,7 @@
       --note "Trained without labels on $(wc -l < "$DATA/train.txt") images (BSDS500 train+val, VOC 2012 memory part);" \
       --note "memory: $(wc -l < "$DATA/memory.txt") labelled VOC images; scored on $(wc -l < "$DATA/test.txt") held-apart VOC images, 21 classes." \
       --note "mIoU: the original's protocol (k-means segments labelled by the vote of their 20 nearest memory prototypes)." \
+      --note "1-NN mIoU: the same segments and memory, each segment labelled by its single nearest prototype." \
       --note "oracle mIoU: the same segments, each labelled with its own majority ground truth (an upper bound of the segmentation)." \
       --note "Machine: $(nproc) CPU cores$(command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | head -n 1 | sed 's/^/, /' || true); this run took ${MINUTES} min (steps skipped with RUN_*=0 not counted)." \
       --out_json "$OUT/results.json" --out_md "$OUT/results.md"
