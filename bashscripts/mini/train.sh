@@ -63,84 +63,66 @@
   EXTRA_OPTS="$EXTRA_OPTS ${PROFILE_OPTS[*]}" hsg_readout "$S2" "$CFG2" "$DATA" "$DATA/memory.txt" "$DATA" \
     "$DATA/test.txt" 6,6 21 2 --class_names voc
 
+  # score PRED_DIR OUT_JSON: mIoU of a folder of predictions on the held-apart test images.
+  score() {
+    "$PYTHON" pyenv/eval.py --pred_dir "$1" --gt_list "$DATA/test.txt" --data_dir "$DATA" --num_classes 21 \
+      --class_names voc --out_json "$2" | tail -n 3
+  }
+  # net_readout NAME RUN_DIR CFG CHECKPOINT OPTS [inference.py flags]: a network's test segments read out
+  # once more (another vote, or the oracle), scored into RUN_DIR/results/eval_NAME.json.
+  net_readout() {
+    local name=$1 run=$2 cfg=$3 ckpt=$4 opts=$5; shift 5
+    # shellcheck disable=SC2086
+    "$PYTHON" pyenv/inference.py --cfg_path "$cfg" --checkpoint "$ckpt" --data_dir "$DATA" \
+      --data_list "$DATA/test.txt" --save_dir "$run/results/$name" "$@" --opts $opts ${PROFILE_OPTS[*]} $EXTRA_OPTS
+    score "$run/results/$name/semantic_gray" "$run/results/eval_$name.json"
+  }
+  # base_readout NAME KIND READOUT OPTS: the same for a baseline of pyenv/baselines.py.
+  base_readout() {
+    local name=$1 kind=$2 readout=$3 opts=$4
+    # shellcheck disable=SC2086
+    "$PYTHON" pyenv/baselines.py --kind "$kind" --readout "$readout" --cfg_path "$CFG2" --data_dir "$DATA" \
+      --memory_list "$DATA/memory.txt" --test_list "$DATA/test.txt" --save_dir "$OUT/$kind/results/$name" \
+      --opts $opts ${PROFILE_OPTS[*]} $EXTRA_OPTS
+    score "$OUT/$kind/results/$name/$readout/semantic_gray" "$OUT/$kind/results/eval_$name.json"
+  }
+
   if hsg_step BASELINES; then
     hsg_log "baselines: untrained network, raw pixels, region colour histograms"
     mkdir -p "$U"
     # shellcheck disable=SC2086
     "$PYTHON" pyenv/prototype.py --cfg_path "$CFG2" --checkpoint untrained --data_dir "$DATA" \
       --data_list "$DATA/memory.txt" --save_dir "$U/results/memory" --opts ${PROFILE_OPTS[*]} $EXTRA_OPTS
-    # shellcheck disable=SC2086
-    "$PYTHON" pyenv/inference.py --cfg_path "$CFG2" --checkpoint untrained --data_dir "$DATA" \
-      --data_list "$DATA/test.txt" --save_dir "$U/results/test" \
-      --semantic_memory_dir "$U/results/memory/semantic_prototype" --opts ${PROFILE_OPTS[*]} $EXTRA_OPTS
-    for kind in raw_pixels region_histograms; do
-      # shellcheck disable=SC2086
-      "$PYTHON" pyenv/baselines.py --kind "$kind" --cfg_path "$CFG2" --data_dir "$DATA" \
-        --memory_list "$DATA/memory.txt" --test_list "$DATA/test.txt" --save_dir "$OUT/$kind/results" \
-        --opts ${PROFILE_OPTS[*]} $EXTRA_OPTS
-    done
-    for run in "$U" "$OUT/raw_pixels" "$OUT/region_histograms"; do
-      dir="$run/results/test"; [ "$run" = "$U" ] || dir="$run/results/knn"
-      "$PYTHON" pyenv/eval.py --pred_dir "$dir/semantic_gray" --gt_list "$DATA/test.txt" \
-        --data_dir "$DATA" --num_classes 21 --class_names voc --out_json "$run/results/eval.json" | tail -n 4
-    done
+    net_readout knn "$U" "$CFG2" untrained "" --semantic_memory_dir "$U/results/memory/semantic_prototype"
+    for kind in raw_pixels region_histograms; do base_readout knn "$kind" knn ""; done
   fi
 
-  # oracle_eval NAME RUN_DIR CFG CHECKPOINT: each test segment labelled with its own majority ground truth.
-  oracle_eval() {
-    # shellcheck disable=SC2086
-    "$PYTHON" pyenv/inference.py --cfg_path "$3" --checkpoint "$4" --data_dir "$DATA" --data_list "$DATA/test.txt" \
-      --save_dir "$2/results/oracle" --readout oracle --opts ${PROFILE_OPTS[*]} $EXTRA_OPTS
-    "$PYTHON" pyenv/eval.py --pred_dir "$2/results/oracle/semantic_gray" --gt_list "$DATA/test.txt" \
-      --data_dir "$DATA" --num_classes 21 --class_names voc --out_json "$2/results/eval_oracle.json" | tail -n 3
-  }
+  # oracle: each test segment labelled with its own majority ground truth.
   if hsg_step ORACLE; then
     hsg_log "oracle read-outs (segments labelled with their own ground truth)"
-    oracle_eval untrained "$U" "$CFG2" untrained
-    oracle_eval "stage 1" "$S1" "$CFG1" "$(hsg_latest "$S1")"
-    oracle_eval "stage 2" "$S2" "$CFG2" "$(hsg_latest "$S2")"
-    for kind in raw_pixels region_histograms; do
-      # shellcheck disable=SC2086
-      "$PYTHON" pyenv/baselines.py --kind "$kind" --readout oracle --cfg_path "$CFG2" --data_dir "$DATA" \
-        --memory_list "$DATA/memory.txt" --test_list "$DATA/test.txt" --save_dir "$OUT/$kind/results" \
-        --opts ${PROFILE_OPTS[*]} $EXTRA_OPTS
-      "$PYTHON" pyenv/eval.py --pred_dir "$OUT/$kind/results/oracle/semantic_gray" --gt_list "$DATA/test.txt" \
-        --data_dir "$DATA" --num_classes 21 --class_names voc --out_json "$OUT/$kind/results/eval_oracle.json" \
-        | tail -n 3
-    done
+    net_readout oracle "$U" "$CFG2" untrained "" --readout oracle
+    net_readout oracle "$S1" "$CFG1" "$(hsg_latest "$S1")" "" --readout oracle
+    net_readout oracle "$S2" "$CFG2" "$(hsg_latest "$S2")" "" --readout oracle
+    for kind in raw_pixels region_histograms; do base_readout oracle "$kind" oracle ""; done
   fi
-
-  # nn1_eval RUN_DIR CFG CHECKPOINT: the same memory, each test segment labelled by its nearest prototype.
-  nn1_eval() {
-    # shellcheck disable=SC2086
-    "$PYTHON" pyenv/inference.py --cfg_path "$2" --checkpoint "$3" --data_dir "$DATA" --data_list "$DATA/test.txt" \
-      --save_dir "$1/results/nn1" --semantic_memory_dir "$1/results/memory/semantic_prototype" \
-      --opts test.knn=1 ${PROFILE_OPTS[*]} $EXTRA_OPTS
-    "$PYTHON" pyenv/eval.py --pred_dir "$1/results/nn1/semantic_gray" --gt_list "$DATA/test.txt" \
-      --data_dir "$DATA" --num_classes 21 --class_names voc --out_json "$1/results/eval_nn1.json" | tail -n 3
-  }
+  # 1-NN: the same memory, each test segment labelled by its single nearest prototype.
   if hsg_step NN1; then
     hsg_log "1-NN read-outs (each segment labelled by its nearest memory prototype)"
-    nn1_eval "$U" "$CFG2" untrained
-    nn1_eval "$S1" "$CFG1" "$(hsg_latest "$S1")"
-    nn1_eval "$S2" "$CFG2" "$(hsg_latest "$S2")"
-    for kind in raw_pixels region_histograms; do
-      # shellcheck disable=SC2086
-      "$PYTHON" pyenv/baselines.py --kind "$kind" --cfg_path "$CFG2" --data_dir "$DATA" \
-        --memory_list "$DATA/memory.txt" --test_list "$DATA/test.txt" --save_dir "$OUT/$kind/results/nn1" \
-        --opts test.knn=1 ${PROFILE_OPTS[*]} $EXTRA_OPTS
-      "$PYTHON" pyenv/eval.py --pred_dir "$OUT/$kind/results/nn1/knn/semantic_gray" --gt_list "$DATA/test.txt" \
-        --data_dir "$DATA" --num_classes 21 --class_names voc --out_json "$OUT/$kind/results/eval_nn1.json" \
-        | tail -n 3
+    for run in "$U" "$S1" "$S2"; do
+      cfg=$CFG2; ckpt=untrained
+      [ "$run" = "$U" ] || ckpt=$(hsg_latest "$run")
+      [ "$run" = "$S1" ] && cfg=$CFG1
+      net_readout nn1 "$run" "$cfg" "$ckpt" test.knn=1 --semantic_memory_dir "$run/results/memory/semantic_prototype"
     done
+    for kind in raw_pixels region_histograms; do base_readout nn1 "$kind" knn test.knn=1; done
   fi
 
   if hsg_step TABLE; then
     MINUTES=$(( ($(date +%s) - START) / 60 ))
     "$PYTHON" pyenv/results_table.py --title "HSG at small scale on real images ($PROFILE profile)" \
-      --row "untrained network=$U/results/eval.json" \
-      --row "raw pixels (k-means on colour + position)=$OUT/raw_pixels/results/eval.json" \
-      --row "over-segmentation regions, colour histograms=$OUT/region_histograms/results/eval.json" \
+      --row "untrained network=$U/results/eval_knn.json" \
+      --row "raw pixels (k-means on colour + position)=$OUT/raw_pixels/results/eval_knn.json" \
+      --row "over-segmentation regions, colour histograms=$OUT/region_histograms/results/eval_knn.json" \
       --row "HSG stage 1=$S1/results/eval.json" --row "HSG stage 2=$S2/results/eval.json" \
       --nn1 "untrained network=$U/results/eval_nn1.json" \
       --nn1 "raw pixels (k-means on colour + position)=$OUT/raw_pixels/results/eval_nn1.json" \
