@@ -23,9 +23,11 @@ def main(argv: list[str] | None = None) -> int:
         cfg = resolve_config(args)
         if args.data_list:  # into the config, so that the run's config.yaml names the list it trained on
             cfg.dataset.train_data_list = args.data_list
-        from hsg.engine.trainer import train  # after argument checks: importing torch takes a moment
+        from hsg.engine import distributed as du  # after argument checks: importing torch takes a moment
+        from hsg.engine.trainer import train
 
         path = train(cfg, args.snapshot_dir)
+        du.cleanup()  # here, not inside train(): its DDP wrapper must be gone first (see du.cleanup)
         print(f"[train] final checkpoint: {path}")
     return 0
 

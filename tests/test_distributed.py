@@ -51,27 +51,32 @@ def _step(model, cfg, images, region, rank, world):
     return loss.detach(), {k: v.detach() for k, v in terms.items()}
 
 
+def _rank_step(rank: int, world: int, node_padding: int, device: torch.device):
+    """One DDP step on this rank's half of the batch; the DDP wrapper dies with this frame."""
+    cfg = load_config(opts=OPTS + [f"network.node_padding={node_padding}"])
+    torch.manual_seed(0)
+    model = du.convert_sync_batchnorm(build_model(cfg), device)
+    ddp = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
+    images, region = _batch()
+    per = images.shape[0] // world
+    sl = slice(rank * per, (rank + 1) * per)
+    loss, terms = _step(ddp, cfg, images[sl], region[sl], rank, world)
+    losses = du.all_reduce_mean({k: float(v) for k, v in terms.items()}, device)
+    grads = {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}
+    return float(loss), losses, grads
+
+
 def _worker(rank: int, world: int, port: int, node_padding: int, result_path: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
     torch.set_default_dtype(torch.float64)
     info = du.init_distributed("cpu")
-    try:
-        cfg = load_config(opts=OPTS + [f"network.node_padding={node_padding}"])
-        torch.manual_seed(0)
-        model = du.convert_sync_batchnorm(build_model(cfg), info.device)
-        ddp = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
-        images, region = _batch()
-        per = images.shape[0] // world
-        sl = slice(rank * per, (rank + 1) * per)
-        loss, terms = _step(ddp, cfg, images[sl], region[sl], rank, world)
-        losses = du.all_reduce_mean({k: float(v) for k, v in terms.items()}, info.device)
-        grads = {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}
-        if rank == 0:
-            torch.save((float(loss), losses, grads), result_path)
-    finally:
-        du.cleanup()
+    # The step runs in its own function so that DDP is freed before the group is destroyed (see du.cleanup).
+    result = _rank_step(rank, world, node_padding, info.device)
+    if rank == 0:
+        torch.save(result, result_path)
+    du.cleanup()
 
 
 def _free_port() -> int:

@@ -63,7 +63,15 @@ def init_distributed(device: str = "auto", timeout_minutes: int = 30) -> DistInf
 
 
 def cleanup() -> None:
+    """Leave the process group once every rank is done with it.
+
+    Call it only after the objects that hold the group (the ``DistributedDataParallel`` wrapper, its
+    reducer, autograd graphs of gathered tensors) are gone: gloo aborts the process at exit
+    ("terminate called without an active exception") when a DDP reducer outlives its destroyed group.
+    The barrier keeps a fast rank from tearing its connections down while a slow one still uses them.
+    """
     if is_distributed():
+        dist.barrier()
         dist.destroy_process_group()
 
 
