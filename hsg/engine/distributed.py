@@ -10,6 +10,7 @@ single-process identity, so the same training code runs everywhere.
 from __future__ import annotations
 
 import datetime
+import gc
 import os
 from dataclasses import dataclass
 
@@ -68,9 +69,11 @@ def cleanup() -> None:
     Call it only after the objects that hold the group (the ``DistributedDataParallel`` wrapper, its
     reducer, autograd graphs of gathered tensors) are gone: gloo aborts the process at exit
     ("terminate called without an active exception") when a DDP reducer outlives its destroyed group.
-    The barrier keeps a fast rank from tearing its connections down while a slow one still uses them.
+    The barrier keeps a fast rank from tearing its connections down while a slow one still uses them;
+    ``gc.collect()`` frees a wrapper that only a reference cycle still keeps alive.
     """
     if is_distributed():
+        gc.collect()
         dist.barrier()
         dist.destroy_process_group()
 
