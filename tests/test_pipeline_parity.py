@@ -130,3 +130,54 @@ def test_stage2_step_matches_original(parity_dir, name):
             if k in ours:  # biases feeding a train-mode BatchNorm have ~0 gradient: noise, hence the abs term
                 assert ours[k].norm().item() == pytest.approx(float(norm), rel=1e-2,
                                                              abs=5e-3 * scale[k.split(".")[0]]), k
+
+
+def _grouping(parity_dir, dtype):
+    """The grouping half of the stage-2 step at the recipe's width (C = 128) on a real backbone's output."""
+    d = load_parity(parity_dir, "hsg_grouping_resnet50_c128.pt")
+    cfg = get_default_config()
+    cfg.merge_from_list(["network.embedding_dim=128", "network.backbone_depth=18", "network.backbone_width=8",
+                         "network.hierarchy=true", "network.transformer_dropout=0.0",
+                         "network.kmeans_num_clusters=[4,4]", "network.kmeans_iterations=15",
+                         "network.node_padding=256", *STAGE2])
+    model = HSGModel(cfg.network, cfg.train)
+    _, unexpected = model.load_state_dict(from_original(d["state_dict"]), strict=False)
+    assert not unexpected
+    model = model.to(dtype).train()
+    inp = d["inputs"]
+    region = inp["instance_label_resized"].clone()
+    region[inp["semantic_label_resized"] == 255] = -1
+    emb = inp["embedding"].to(dtype)
+    out = model.segment(emb, region)
+    model.group(emb, out)
+    return d, cfg, out
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+def test_grouping_at_recipe_width_matches_original(parity_dir, dtype):
+    """Labels exact; probabilities within the original's own float32 error (float32) or 1e-10 (float64)."""
+    d, cfg, out = _grouping(parity_dir, dtype)
+    ref = d["outputs"]["float32" if dtype == torch.float32 else "float64"]
+    assert torch.equal(out["pixel_segment"], ref["cluster_index"])
+    assert torch.equal(out["node_padding_mask"], ref["nd_prototype_padding_mask"])
+    assert torch.equal(out["pixel_fine"], ref["finehrchy_cluster_index"])
+    assert torch.equal(out["pixel_coarse"], ref["coarsehrchy_cluster_index"])
+    # The original's float32 grouping is ~1e-4 (fine) and ~2e-4 (coarse) away from its own float64 run.
+    atol = 2e-4 if dtype == torch.float32 else 1e-10
+    torch.testing.assert_close(out["node_prototype"], ref["nd_prototype"], atol=1e-6 if dtype == torch.float32
+                               else 1e-12, rtol=0)
+    torch.testing.assert_close(out["fine_prob"], ref["finehrchy_nd_prototype_grouping_logit"], atol=atol, rtol=0)
+    torch.testing.assert_close(out["coarse_prob"], ref["coarsehrchy_nd_prototype_grouping_logit"], atol=atol, rtol=0)
+    if dtype == torch.float64:
+        torch.testing.assert_close(out["fine_centroid"], ref["finehrchy_nd_prototype_grouping_centroid"],
+                                   atol=1e-10, rtol=0)
+        torch.testing.assert_close(out["coarse_centroid"], ref["coarsehrchy_nd_prototype_grouping_centroid"],
+                                   atol=1e-10, rtol=0)
+    else:
+        terms = hsg_losses(out, cfg.train)
+        losses = d["outputs"]["float32_losses"]
+        torch.testing.assert_close(terms["img_sim"], losses["img_sim_loss"], rtol=1e-5, atol=0)
+        torch.testing.assert_close(terms["fine_hrchy"] + terms["coarse_hrchy"], losses["hrchy_group_loss"],
+                                   rtol=1e-5, atol=0)
+        torch.testing.assert_close(terms["dmon"] + terms["collapse"] + terms["centroid_cont"],
+                                   losses["clustering_loss"], rtol=1e-5, atol=0)
