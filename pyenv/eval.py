@@ -38,8 +38,8 @@ from hsg.evaluation.miou import (
     pair_by_folder,
     pair_by_list,
     parse_string_replace,
-    write_json_atomic,
 )
+from hsg.files import write_json
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> dict:
     print(format_report(report))
     pred_dir = Path(args.pred_dir).resolve()
     out_json = Path(args.out_json) if args.out_json else pred_dir.parent / f"eval_{args.mode}.json"
-    print(f"wrote {write_json_atomic(out_json, report)}")
+    print(f"wrote {write_json(out_json, report)}")
     return report
 
 

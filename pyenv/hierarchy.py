@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from hsg.config import ConfigError
+from hsg.errors import ConfigError
 from hsg.config.cli import add_inference_flags, base_parser, resolve_config
 from hsg.errors import user_errors
 

@@ -25,9 +25,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hsg.data.io import DataError
 from hsg.data.lists import ABSENT, DATASETS, seginst_path_for, write_list
-from hsg.errors import user_errors
+from hsg.errors import DataError, user_errors
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
 DEFAULT_SEGINST = {"voc12": "rf_0.25_48", "coco": "rf_0.25_48", "cityscapes": "pmi_0.05", "folder": "seginst"}

@@ -21,9 +21,8 @@ import os
 import sys
 from pathlib import Path
 
-from hsg.data.io import DataError
 from hsg.data.lists import DATASETS, read_list, seginst_path_for
-from hsg.errors import user_errors
+from hsg.errors import DataError, user_errors
 from hsg.overseg.batch import Job, Settings, run_jobs
 from hsg.overseg.edges import DETECTORS
 from hsg.overseg.ucm import MAX_REGIONS, START_THRESHOLD, THRESHOLD_STEP

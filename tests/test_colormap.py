@@ -11,7 +11,8 @@ from conftest import ROOT
 from PIL import Image
 
 from hsg.evaluation import read_label_png
-from hsg.vis import (ColormapError, cityscapes_colormap, colorize, format_colormap_txt, load_colormap, overlay,
+from hsg.errors import ColormapError
+from hsg.vis import (cityscapes_colormap, colorize, format_colormap_txt, load_colormap, overlay,
                      voc_colormap, write_colormap_files)
 
 

@@ -3,7 +3,8 @@
 import pytest
 import yaml
 
-from hsg.config import ConfigError, describe_keys, get_default_config, load_config
+from hsg.config import describe_keys, get_default_config, load_config
+from hsg.errors import ConfigError
 
 
 def test_defaults_are_the_original_coco_stage1():

@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from conftest import ROOT, load_parity
-from hsg.models.convert import (CheckpointError, extract_state_dict, from_original, is_original, load_as_ours,
+from hsg.errors import CheckpointError
+from hsg.models.convert import (extract_state_dict, from_original, is_original, load_as_ours,
                                 to_original)
 from hsg.models.head import embedding_head
 from hsg.models.position import PositionEmbedding, QueryEmbedding

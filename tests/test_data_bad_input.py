@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from hsg.config import get_default_config
-from hsg.data import (BadSampleWarning, DataError, EvalDataset, TrainDataset, build_train_loader, read_image,
+from hsg.errors import BadSampleWarning, DataError
+from hsg.data import (EvalDataset, TrainDataset, build_train_loader, read_image,
                       read_label_map, read_list)
 from hsg.data.cityscapes import LABEL_TO_TRAIN
 

@@ -15,7 +15,8 @@ import torch
 from PIL import Image
 
 from hsg.config import get_default_config
-from hsg.data import DataError, EvalDataset, TrainDataset, eval_collate, read_label_map, train_collate, write_list
+from hsg.data import EvalDataset, TrainDataset, eval_collate, read_label_map, train_collate, write_list
+from hsg.errors import DataError
 
 CS_NAME = "frankfurt_000000_000294"
 PORTRAIT = "2007_000549"  # 375x500: its canvas differs from the landscape images'

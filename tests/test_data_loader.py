@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 
 from hsg.config import get_default_config
-from hsg.data import DataError, ShardSampler, TrainDataset, build_eval_loader, build_train_loader, write_list
+from hsg.data import ShardSampler, TrainDataset, build_eval_loader, build_train_loader, write_list
+from hsg.errors import DataError
 from hsg.data import EvalDataset
 
 

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance
 
-from hsg.config import ConfigError, get_default_config
+from hsg.config import get_default_config
+from hsg.errors import ConfigError
 from hsg.data import read_image, read_label_map
 from hsg.data import transforms as T
 

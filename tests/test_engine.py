@@ -27,13 +27,16 @@ from PIL import Image
 from skimage.segmentation import slic
 
 import hsg.engine.trainer as trainer
-from hsg.config import ConfigError, load_config
+from hsg.config import load_config
+from hsg.errors import ConfigError
 from hsg.data import write_list
 from hsg.demo.synthetic import SyntheticSpec, write_dataset
-from hsg.engine.checkpoint import (CheckpointError, atomic_save, latest_checkpoint, load_checkpoint,
+from hsg.errors import CheckpointError
+from hsg.engine.checkpoint import (atomic_save, latest_checkpoint, load_checkpoint,
                                    save_checkpoint)
 from hsg.engine.optim import learning_rate
-from hsg.engine.trainer import NonFiniteLossError, train
+from hsg.engine.trainer import train
+from hsg.errors import NonFiniteLossError
 from hsg.models.embedding import build_model
 
 ROOT = Path(__file__).resolve().parents[1]

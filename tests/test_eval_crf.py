@@ -12,7 +12,8 @@ import pytest
 from conftest import ROOT
 from PIL import Image
 
-from hsg.evaluation import CrfUnavailableError, crf_available, refine_labels
+from hsg.evaluation import crf_available, refine_labels
+from hsg.errors import OptionalDependencyError
 
 _spec = importlib.util.spec_from_file_location("hsg_eval_cli_crf", ROOT / "pyenv" / "eval.py")
 eval_cli = importlib.util.module_from_spec(_spec)
@@ -39,7 +40,7 @@ def test_missing_package_gives_install_hint(monkeypatch, tmp_path: Path, capsys)
     monkeypatch.setitem(sys.modules, "pydensecrf.densecrf", None)
     assert not crf_available()
     image, _, noisy = _scene()
-    with pytest.raises(CrfUnavailableError, match=r"pip install \.\[crf\]"):
+    with pytest.raises(OptionalDependencyError, match=r"pip install \.\[crf\]"):
         refine_labels(image, noisy)
     Image.fromarray(noisy).save(tmp_path / "p.png")
     with pytest.raises(SystemExit) as exit_info:

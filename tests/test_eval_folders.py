@@ -15,7 +15,8 @@ import pytest
 from conftest import ROOT, load_parity
 from PIL import Image
 
-from hsg.evaluation import EvalError, pair_by_folder, pair_by_list, parse_string_replace, read_label_png
+from hsg.errors import EvalError
+from hsg.evaluation import pair_by_folder, pair_by_list, parse_string_replace, read_label_png
 
 _spec = importlib.util.spec_from_file_location("hsg_eval_cli", ROOT / "pyenv" / "eval.py")
 eval_cli = importlib.util.module_from_spec(_spec)

@@ -1,5 +1,5 @@
 """Configuration: documented defaults, YAML files and dotted command-line overrides."""
 
-from hsg.config.config import Config, ConfigError, describe_keys, get_default_config, load_config
+from hsg.config.config import Config, describe_keys, get_default_config, load_config
 
-__all__ = ["Config", "ConfigError", "describe_keys", "get_default_config", "load_config"]
+__all__ = ["Config", "describe_keys", "get_default_config", "load_config"]

@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import warnings
 
-from hsg.config.config import Config, ConfigError, load_config
+from hsg.config.config import Config, load_config
+from hsg.errors import ConfigError
 
 
 def base_parser(description: str, snapshot_required: bool = False) -> argparse.ArgumentParser:

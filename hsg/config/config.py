@@ -19,10 +19,8 @@ from typing import Any
 import yaml
 
 from hsg.config.defaults import DEFAULTS, LEGACY_KEYS, K
-
-
-class ConfigError(ValueError):
-    """A configuration key or value is invalid."""
+from hsg.errors import ConfigError
+from hsg.files import atomic_write
 
 
 class Config(dict):
@@ -115,13 +113,9 @@ class Config(dict):
 
     def dump(self, path: str | Path) -> Path:
         """Write the fully resolved configuration as YAML (atomically) and return the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        with open(tmp, "w") as f:
+        with atomic_write(path, "w") as f:
             yaml.safe_dump(self.to_dict(), f, sort_keys=False, default_flow_style=None)
-        tmp.replace(path)
-        return path
+        return Path(path)
 
     def __repr__(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None)

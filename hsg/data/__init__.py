@@ -3,11 +3,11 @@
 See ``docs/data.md`` for the dataset layouts, the list format and the deviations from the original.
 """
 
-from hsg.data.datasets import BadSampleWarning, EvalDataset, TrainDataset, eval_collate, train_collate
-from hsg.data.io import DataError, read_image, read_label_map
+from hsg.data.datasets import EvalDataset, TrainDataset, eval_collate, train_collate
+from hsg.data.io import read_image, read_label_map
 from hsg.data.lists import Sample, read_list, seginst_path_for, write_list
 from hsg.data.loader import ShardSampler, TrainLoader, build_eval_loader, build_train_loader
 
-__all__ = ["DataError", "BadSampleWarning", "Sample", "read_list", "write_list", "seginst_path_for",
+__all__ = ["Sample", "read_list", "write_list", "seginst_path_for",
            "read_image", "read_label_map", "TrainDataset", "EvalDataset", "train_collate", "eval_collate",
            "ShardSampler", "TrainLoader", "build_train_loader", "build_eval_loader"]

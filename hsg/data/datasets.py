@@ -24,16 +24,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from hsg.config.config import ConfigError
 from hsg.data import cityscapes
-from hsg.data.io import DataError, check_same_size, read_image, read_label_map
+from hsg.data.io import check_same_size, read_image, read_label_map
 from hsg.data.lists import Sample, read_list
+from hsg.errors import BadSampleWarning, ConfigError, DataError
 from hsg.data.transforms import (augment_params_from_config, augment_view, crop_size_from, longer_side_size,
                                  normalisation_from, pad_bottom_right, resize_nearest)
-
-
-class BadSampleWarning(UserWarning):
-    """A sample was skipped because ``dataset.skip_bad_samples`` is on."""
 
 
 def _int_key(cfg: Any, section: str, key: str, minimum: int) -> int:
@@ -248,5 +244,5 @@ def eval_collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-__all__ = ["TrainDataset", "EvalDataset", "BadSampleWarning", "train_collate", "eval_collate", "read_region",
+__all__ = ["TrainDataset", "EvalDataset", "train_collate", "eval_collate", "read_region",
            "read_semantic"]

@@ -19,34 +19,10 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from hsg.errors import DataError
+
 _IMREAD_FLAGS = getattr(cv2, "IMREAD_COLOR_RGB", cv2.IMREAD_COLOR) | cv2.IMREAD_IGNORE_ORIENTATION
 _IMREAD_GIVES_RGB = hasattr(cv2, "IMREAD_COLOR_RGB")
-
-
-class DataError(ValueError):
-    """A sample or list file is missing, unreadable or inconsistent.
-
-    The message always starts with the offending file and, when the file came from a list file, says
-    which list line named it, so that a bad sample among 100k can be found and fixed directly.
-    """
-
-    def __init__(self, path: str | os.PathLike | None, message: str | None = None, where: str | None = None) -> None:
-        if message is None:
-            # One argument: an already formatted message. This is how a DataLoader re-raises an error
-            # from a worker process, so the trainer still sees a DataError with the worker's text.
-            self.path, self.where, self.reason = None, None, str(path)
-            super().__init__(str(path))
-            return
-        self.path = None if path is None else str(path)
-        self.where = where
-        self.reason = message
-        head = self.path if self.path is not None else "<no file>"
-        if where:
-            head = f"{head} (listed at {where})"
-        super().__init__(f"{head}: {message}")
-
-    def __reduce__(self):  # keeps the three fields when the error is pickled
-        return (type(self), (self.path, self.reason, self.where))
 
 
 def _read_bytes(path: str, where: str | None) -> np.ndarray:
@@ -150,4 +126,4 @@ def check_same_size(image_shape: tuple[int, ...], label: np.ndarray, label_path:
                                     f"{image_path} of size {image_shape[1]}x{image_shape[0]}", where)
 
 
-__all__ = ["DataError", "read_image", "read_label_map", "image_size", "check_same_size"]
+__all__ = ["read_image", "read_label_map", "image_size", "check_same_size"]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterable
 
-from hsg.data.io import DataError
+from hsg.errors import DataError
 
 COLUMNS = ("image", "semantic_label", "region")
 ABSENT = "-"

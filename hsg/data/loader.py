@@ -23,9 +23,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 
-from hsg.config.config import ConfigError
 from hsg.data.datasets import eval_collate, train_collate
-from hsg.data.io import DataError
+from hsg.errors import ConfigError, DataError
 
 
 class ShardSampler(Sampler[int]):

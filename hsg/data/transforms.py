@@ -26,7 +26,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from hsg.config.config import ConfigError
+from hsg.errors import ConfigError
 
 # PIL's luma (19595 R + 38470 G + 7471 B + 2^15) >> 16 as one float32 matrix: every product and partial
 # sum is an integer below 2^24 times a power of two, so float32 holds it exactly and truncation gives

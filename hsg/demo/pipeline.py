@@ -7,7 +7,6 @@ same library functions that the entry scripts call, so it exercises the real pip
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -20,7 +19,8 @@ from hsg.config import Config, load_config
 from hsg.data import read_list, seginst_path_for, write_list
 from hsg.demo.synthetic import CLASS_NAMES, SyntheticSpec, write_dataset
 from hsg.engine.trainer import train
-from hsg.evaluation import evaluate_pairing, pair_by_folder, write_json_atomic
+from hsg.evaluation import evaluate_pairing, pair_by_folder
+from hsg.files import write_json
 from hsg.inference.runner import build_prototypes, hierarchy_pictures, load_model, pick_device, predict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,7 +68,7 @@ def _evaluate(cfg: Config, model, label: str, data: Path, lists: dict[str, Path]
             results / "val", device)
     report = evaluate_pairing(pair_by_folder(results / "val" / "semantic_gray", data / "labels" / "val"),
                               num_classes=len(CLASS_NAMES), class_names="none", workers=2)
-    write_json_atomic(results / "eval.json", report)
+    write_json(results / "eval.json", report)
     return report
 
 
@@ -125,7 +125,7 @@ def run_demo(out_dir: str | Path, size: DemoSize = DemoSize()) -> dict:
         "outputs": {"stage1": str(stage1), "stage2": str(stage2), "pictures": str(pictures / "hierarchy" / "figure"),
                     "predictions": str(out / "results" / "stage2" / "val" / "semantic_color")},
     }
-    (out / "results.json").write_text(json.dumps(summary, indent=2))
+    write_json(out / "results.json", summary)
     return summary
 
 

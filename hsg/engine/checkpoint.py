@@ -8,7 +8,6 @@ the previous files or the new one, never a torn file. Resuming picks the newest 
 
 from __future__ import annotations
 
-import os
 import random
 import re
 from pathlib import Path
@@ -18,7 +17,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from hsg.models.convert import CheckpointError, load_as_ours
+from hsg.errors import CheckpointError
+from hsg.files import atomic_write
+from hsg.models.convert import load_as_ours
 
 CHECKPOINT_RE = re.compile(r"^model-(\d+)\.pth$")
 FORMAT = "hsg-checkpoint-v1"
@@ -30,20 +31,10 @@ def checkpoint_path(snapshot_dir: str | Path, iteration: int) -> Path:
 
 
 def atomic_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` to a temporary file, fsync, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    """``torch.save`` to a temporary file, fsync, then rename over ``path`` (see :mod:`hsg.files`)."""
+    with atomic_write(path, fsync=True) as f:
+        torch.save(obj, f)
+    return Path(path)
 
 
 def rng_state() -> dict[str, Any]:

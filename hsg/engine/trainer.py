@@ -19,20 +19,17 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from hsg.config import Config, ConfigError
+from hsg.config import Config
 from hsg.data import TrainDataset, build_train_loader
 from hsg.engine import distributed as du
 from hsg.engine.checkpoint import (checkpoint_path, latest_checkpoint, load_checkpoint, load_model_weights,
                                    rng_state, save_checkpoint, set_rng_state)
 from hsg.engine.logger import TrainLogger
+from hsg.errors import ConfigError, NonFiniteLossError
 from hsg.engine.optim import MomentumSGD, learning_rate, param_groups
 from hsg.losses.hsg_loss import hsg_losses, total_loss
 from hsg.models.embedding import build_model
 from hsg.vis.pictures import training_pictures
-
-
-class NonFiniteLossError(RuntimeError):
-    """A loss term became NaN or infinite; training stopped before the update."""
 
 
 def seed_everything(seed: int) -> None:
@@ -158,4 +155,4 @@ def train(cfg: Config, snapshot_dir: str | Path, data_dir: str | None = None,
     return final
 
 
-__all__ = ["NonFiniteLossError", "train", "seed_everything", "per_process_batch", "check_finite"]
+__all__ = ["train", "seed_everything", "per_process_batch", "check_finite"]

@@ -1,11 +1,10 @@
 """Scoring predictions: mIoU from label PNGs, the label-free (Hungarian) protocol, optional dense CRF."""
 
-from hsg.evaluation.crf import CrfUnavailableError, crf_available, refine_labels
+from hsg.evaluation.crf import crf_available, refine_labels
 from hsg.evaluation.hungarian import match_clusters
 from hsg.evaluation.miou import (
     CITYSCAPES_CLASS_NAMES,
     VOC_CLASS_NAMES,
-    EvalError,
     Pair,
     Pairing,
     add_confusion,
@@ -19,14 +18,11 @@ from hsg.evaluation.miou import (
     read_label_png,
     score_pairs,
     semantic_scores,
-    write_json_atomic,
 )
 
 __all__ = [
     "CITYSCAPES_CLASS_NAMES",
     "VOC_CLASS_NAMES",
-    "CrfUnavailableError",
-    "EvalError",
     "Pair",
     "Pairing",
     "add_confusion",
@@ -43,5 +39,4 @@ __all__ = [
     "refine_labels",
     "score_pairs",
     "semantic_scores",
-    "write_json_atomic",
 ]

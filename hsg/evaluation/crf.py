@@ -17,12 +17,10 @@ from types import ModuleType
 
 import numpy as np
 
+from hsg.errors import OptionalDependencyError
+
 INSTALL_HINT = ("dense-CRF refinement needs the optional package pydensecrf2: "
                 "pip install .[crf]  (or: pip install pydensecrf2; it compiles C++ code)")
-
-
-class CrfUnavailableError(ImportError):
-    """``pydensecrf2`` is not installed."""
 
 
 def _densecrf() -> ModuleType:
@@ -30,7 +28,7 @@ def _densecrf() -> ModuleType:
     try:
         import pydensecrf.densecrf as densecrf
     except ImportError as exc:
-        raise CrfUnavailableError(f"{INSTALL_HINT} ({exc})") from exc
+        raise OptionalDependencyError(f"{INSTALL_HINT} ({exc})") from exc
     return densecrf
 
 
@@ -38,7 +36,7 @@ def crf_available() -> bool:
     """Whether :func:`refine_labels` can run here."""
     try:
         _densecrf()
-    except CrfUnavailableError:
+    except OptionalDependencyError:
         return False
     return True
 
@@ -93,4 +91,4 @@ def refine_labels(image: np.ndarray, labels: np.ndarray, num_labels: int | None 
     return values[q.argmax(axis=0)].astype(labels.dtype)
 
 
-__all__ = ["CrfUnavailableError", "INSTALL_HINT", "crf_available", "refine_labels"]
+__all__ = ["INSTALL_HINT", "crf_available", "refine_labels"]

@@ -18,9 +18,6 @@ reads and counts them in a thread pool (PNG decoding releases the GIL), and repo
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,6 +28,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from hsg.errors import EvalError
 from hsg.evaluation.hungarian import match_clusters
 
 VOC_CLASS_NAMES: tuple[str, ...] = (
@@ -42,10 +40,6 @@ CITYSCAPES_CLASS_NAMES: tuple[str, ...] = (
     "terrain", "sky", "person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle",
 )
 _MAX_LISTED = 5  # bad files named in one error message before "... and N more"
-
-
-class EvalError(ValueError):
-    """Bad evaluation input: a missing, unreadable or mismatched file, or a label out of range."""
 
 
 # ---------------------------------------------------------------------------------------------- arrays
@@ -447,19 +441,3 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"note: {report['unevaluated_gt_files']} ground-truth files have no prediction and were "
                      "not evaluated (pass --gt_list to require every sample of a split)")
     return "\n".join(lines)
-
-
-def write_json_atomic(path: str | Path, obj: Any) -> Path:
-    """Write JSON through a temporary file and a rename, so a reader never sees a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(obj, handle, indent=2)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hsg.models.convert import CheckpointError
+from hsg.errors import CheckpointError
 
 
 @dataclass

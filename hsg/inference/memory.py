@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from hsg.clustering.kmeans import kmeans_segments, segment_prototypes
-from hsg.data.io import DataError
+from hsg.errors import DataError
+from hsg.files import atomic_write
 
 
 def image_segments(embedding: torch.Tensor, valid: torch.Tensor, grid: list[int], iterations: int
@@ -62,11 +63,9 @@ def oracle_labels(segments: torch.Tensor, label: torch.Tensor, num_classes: int,
 
 
 def save_prototypes(path: str | Path, prototypes: torch.Tensor, labels: torch.Tensor) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez(tmp, prototype=prototypes.float().cpu().numpy(), prototype_label=labels.cpu().numpy().astype(np.int64))
-    tmp.replace(path)
+    with atomic_write(path) as f:
+        np.savez(f, prototype=prototypes.float().cpu().numpy(),
+                 prototype_label=labels.cpu().numpy().astype(np.int64))
 
 
 def load_memory(memory_dir: str | Path, ignore_index: int = 255) -> tuple[torch.Tensor, torch.Tensor]:

@@ -8,7 +8,6 @@ name (as the original, so that predictions pair with VOC/Cityscapes ground-truth
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import cv2
@@ -18,9 +17,10 @@ from PIL import Image
 from tqdm import tqdm
 
 from hsg.config import Config
-from hsg.data import DataError, EvalDataset, build_eval_loader
+from hsg.data import EvalDataset, build_eval_loader
 from hsg.engine.checkpoint import latest_checkpoint, load_model_weights
-from hsg.models.convert import CheckpointError
+from hsg.errors import CheckpointError, DataError
+from hsg.files import atomic_write
 from hsg.inference.embed import embed_images
 from hsg.inference.hierarchy import batch_hierarchy
 from hsg.inference.memory import (image_segments, knn_vote, load_memory, majority_labels, oracle_labels,
@@ -92,11 +92,9 @@ def _segments_of_batch(cfg: Config, model: HSGModel, batch: dict, device: torch.
 
 
 def _save_png(array: np.ndarray | Image.Image, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     image = array if isinstance(array, Image.Image) else Image.fromarray(array)
-    tmp = path.with_name(f".{path.name}.tmp")
-    image.save(tmp, format="PNG" if path.suffix == ".png" else "JPEG")
-    tmp.replace(path)
+    with atomic_write(path) as f:
+        image.save(f, format="PNG" if path.suffix == ".png" else "JPEG")
 
 
 def _output_names(dataset: EvalDataset) -> list[str]:
@@ -229,10 +227,3 @@ def hierarchy_pictures(cfg: Config, model: HSGModel, data_dir: str, data_list: s
                     _save_png(out, save_dir / "hierarchy" / level / f"{name}.png")
             _save_png(hierarchy_figure(rgb, levels, title=name), save_dir / "hierarchy" / "figure" / f"{name}.png")
     return index
-
-
-def write_summary(save_dir: str | Path, summary: dict) -> Path:
-    path = Path(save_dir) / "summary.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summary, indent=2))
-    return path

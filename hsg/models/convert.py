@@ -22,6 +22,8 @@ from pathlib import Path
 
 import torch
 
+from hsg.errors import CheckpointError
+
 # Placeholders allowed inside RULES templates, with what each may match.
 _FIELDS = {
     "param": r"weight|bias|running_mean|running_var|num_batches_tracked",
@@ -66,10 +68,6 @@ RULES: tuple[tuple[str, str], ...] = (
 # Top-level entries of our model whose names start like the original's, used to tell the formats apart.
 _ORIGINAL_ROOTS = ("resnet_backbone.", "conv_out.", "pos_embed.", "fine_query_embed.", "coarse_query_embed.",
                    "fine_hrchy_transformer.", "coarse_hrchy_transformer.")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be converted; the message names the file (when known) and the keys."""
 
 
 def _compile(template: str) -> re.Pattern[str]:
@@ -168,5 +166,5 @@ def load_as_ours(path: str | Path) -> dict[str, torch.Tensor]:
     return from_original(state_dict, source=str(path)) if is_original(state_dict) else state_dict
 
 
-__all__ = ["RULES", "CheckpointError", "from_original", "to_original", "strip_module_prefix", "is_original",
+__all__ = ["RULES", "from_original", "to_original", "strip_module_prefix", "is_original",
            "extract_state_dict", "load_checkpoint_file", "load_as_ours"]

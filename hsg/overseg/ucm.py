@@ -25,6 +25,8 @@ import numpy as np
 from PIL import Image
 from scipy.io import savemat
 
+from hsg.files import atomic_write
+
 from hsg.evaluation.bsds import ucm_regions
 
 START_THRESHOLD = 0.25
@@ -113,22 +115,15 @@ def write_labels(path: str | Path, labels: np.ndarray) -> None:
     labels = np.asarray(labels)
     if labels.ndim != 2 or labels.min() < 0 or labels.max() > np.iinfo(np.uint16).max:
         raise ValueError(f"{path}: labels must be a 2-D map with values in 0..65535")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    Image.fromarray(labels.astype(np.uint16)).save(tmp, format="PNG")
-    tmp.replace(path)  # a crash never leaves a half-written mask that a later run would skip
+    with atomic_write(path) as f:  # a crash never leaves a half-written mask that a later run would skip
+        Image.fromarray(labels.astype(np.uint16)).save(f, format="PNG")
 
 
 def write_ucm(path: str | Path, ucm2: np.ndarray) -> None:
     """Save a ``ucm2`` as a compressed MATLAB file with key ``ucm2``, like the BSDS500 ones, so that
     :func:`hsg.evaluation.bsds.read_ucm2` and MATLAB tools read it and any threshold can be cut later."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    with atomic_write(path) as f:
         savemat(f, {"ucm2": np.asarray(ucm2, dtype=np.float64)}, do_compression=True)
-    tmp.replace(path)
 
 
 __all__ = ["START_THRESHOLD", "THRESHOLD_STEP", "MAX_REGIONS", "ucm_from_edges", "threshold_regions",

@@ -2,7 +2,6 @@
 
 from hsg.vis.colormap import (
     CITYSCAPES_TRAINID_COLORS,
-    ColormapError,
     cityscapes_colormap,
     colorize,
     format_colormap_txt,
@@ -14,7 +13,6 @@ from hsg.vis.colormap import (
 
 __all__ = [
     "CITYSCAPES_TRAINID_COLORS",
-    "ColormapError",
     "cityscapes_colormap",
     "colorize",
     "format_colormap_txt",

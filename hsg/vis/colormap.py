@@ -23,16 +23,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from hsg.errors import ColormapError
+
 # The official Cityscapes colours of the 19 evaluated classes, in trainId order (road ... bicycle).
 CITYSCAPES_TRAINID_COLORS: tuple[tuple[int, int, int], ...] = (
     (128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156), (190, 153, 153), (153, 153, 153),
     (250, 170, 30), (220, 220, 0), (107, 142, 35), (152, 251, 152), (70, 130, 180), (220, 20, 60),
     (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100), (0, 80, 100), (0, 0, 230), (119, 11, 32),
 )
-
-
-class ColormapError(ValueError):
-    """A colour map file or name, or a label map given to a picture function, is unusable."""
 
 
 def voc_colormap(n: int = 256) -> np.ndarray:
