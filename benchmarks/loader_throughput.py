@@ -41,8 +41,10 @@ import torch
 from PIL import Image, ImageEnhance
 from torch.utils.data import DataLoader, Dataset
 
-from hsg.config import get_default_config
-from hsg.data import TrainDataset, build_train_loader, train_collate, write_list
+from hsg.config.config import get_default_config
+from hsg.data.datasets import TrainDataset, train_collate
+from hsg.data.lists import write_list
+from hsg.data.loader import build_train_loader
 from hsg.data import transforms as T
 from hsg.data.io import read_image, read_label_map
 
@@ -83,7 +85,7 @@ def prepare_list(data_dir: Path, num_images: int, seginst_dir: str, work: Path) 
 def config(crop: int, workers: int, colour: bool = True):
     cfg = get_default_config()
     cfg.train.crop_size = [crop, crop]
-    cfg.num_threads = workers
+    cfg.num_workers = workers
     if not colour:
         cfg.train.color_jitter_prob = 0.0
         cfg.train.random_grayscale = 0.0
@@ -96,7 +98,7 @@ class PILDecodeDataset(TrainDataset):
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         sample = self.samples[index]
         image = np.asarray(Image.open(sample.image).convert("RGB"))
-        return image, read_label_map(sample.region)
+        return image, read_label_map(sample.oversegmentation)
 
 
 class OriginalStyleDataset(Dataset):
@@ -157,11 +159,11 @@ class OriginalStyleDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         sample = self.samples[index]
         image = np.array(Image.open(sample.image).convert("RGB")).astype(np.float32) / 255
-        region = np.array(Image.open(sample.region).convert("I"))
+        region = np.array(Image.open(sample.oversegmentation).convert("I"))
         label = np.stack([np.zeros_like(region), region], axis=2)
         views = [self._view(image, label) for _ in range(2)]
         return {"image": torch.from_numpy(np.stack([v[0] for v in views])),
-                "region": torch.from_numpy(np.stack([v[1] for v in views]).astype(np.int64)),
+                "oversegmentation": torch.from_numpy(np.stack([v[1] for v in views]).astype(np.int64)),
                 "image_id": torch.tensor([index, index])}
 
 
@@ -210,7 +212,7 @@ def stage_breakdown(ds: TrainDataset, repeats: int) -> dict[str, float]:
             t0 = time.perf_counter()
             image = read_image(sample.image)
             t1 = time.perf_counter()
-            region = read_label_map(sample.region)
+            region = read_label_map(sample.oversegmentation)
             t2 = time.perf_counter()
             image_f = image.astype(np.float32) / 255
             t3 = time.perf_counter()
@@ -222,7 +224,7 @@ def stage_breakdown(ds: TrainDataset, repeats: int) -> dict[str, float]:
                 a = time.perf_counter()
                 view = T.warp_image(image_f, geom, p.mean)
                 b = time.perf_counter()
-                T.warp_region(region, geom)
+                T.warp_labels(region, geom)
                 c = time.perf_counter()
                 view = T.colour_augment((view * 255).astype(np.uint8), rng, p)
                 d = time.perf_counter()

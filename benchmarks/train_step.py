@@ -62,9 +62,9 @@ import torch
 from scipy import ndimage
 from skimage.segmentation import slic
 
-from hsg.config import Config, get_default_config
+from hsg.config.config import Config, get_default_config
 from hsg.losses.hsg_loss import GatherFn, hsg_losses, total_loss
-from hsg.models.embedding import HSGModel, build_model
+from hsg.models.model import HSGModel, ModelOutput, build_model
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU_IMAGES = 2
@@ -251,8 +251,8 @@ def baseline_step(model: HSGModel, images: torch.Tensor, amp: bool, timer: Phase
     timer.mark("backbone_bwd")
 
 
-def full_step(model: HSGModel, images: torch.Tensor, region: torch.Tensor, cfg: Config, amp: bool,
-              gather: GatherFn, timer: PhaseTimer) -> dict[str, torch.Tensor]:
+def full_step(model: HSGModel, images: torch.Tensor, oversegmentation: torch.Tensor, cfg: Config, amp: bool,
+              gather: GatherFn, timer: PhaseTimer) -> ModelOutput:
     """The training step: ``HSGModel.forward`` piece by piece, the losses, and the backward.
 
     The backward is cut at the embedding so that HSG's share and the backbone's can be timed apart.
@@ -261,11 +261,9 @@ def full_step(model: HSGModel, images: torch.Tensor, region: torch.Tensor, cfg: 
     embedding = _embed(model, images, amp)
     timer.mark("backbone_fwd")
     leaf = embedding.detach().requires_grad_(True)
-    out = model.segment(leaf, region)
-    out["embedding"] = leaf
+    segments = model.segment(leaf, oversegmentation)
     timer.mark("kmeans")
-    if model.hierarchy:
-        model.group(leaf, out)
+    out = ModelOutput(leaf, segments, model.group(leaf, segments) if model.hierarchy else None)
     timer.mark("grouping")
     loss = total_loss(hsg_losses(out, cfg.train, gather=gather))
     timer.mark("losses")
@@ -314,14 +312,14 @@ def summarize(runs: list[dict], memory: dict) -> dict:
     return {**out, **memory, "runs": runs}
 
 
-def segment_stats(out: dict[str, torch.Tensor], num_images: int) -> dict:
+def segment_stats(out: ModelOutput, num_images: int) -> dict:
     """How much clustering work the inputs gave (regions and segments per view, nodes per image)."""
     views = 2 * num_images
-    pairs = torch.stack([out["segment_view"], out["segment_region"]], dim=1)
+    pairs = torch.stack([out.segments.view, out.segments.region], dim=1)
     stats = {"regions_per_view": round(torch.unique(pairs, dim=0).shape[0] / views, 1),
-             "segments_per_view": round(out["segment_view"].numel() / views, 1)}
-    if "node_padding_mask" in out:
-        mask = out["node_padding_mask"]
+             "segments_per_view": round(out.segments.count / views, 1)}
+    if out.hierarchy is not None:
+        mask = out.hierarchy.nodes.padding_mask
         stats["max_nodes_per_image"] = int((~mask).sum(dim=1).max())
         stats["padded_length"] = int(mask.shape[1])
     return stats
@@ -359,7 +357,7 @@ def run_setting(name: str, args: argparse.Namespace, device: torch.device, cpu_p
     a, b = summarize(base_runs, memory["base"]), summarize(full_runs, memory["full"])
     return {
         "images": num_images, "views": 2 * num_images, "processes": args.processes, "crop": crop,
-        "embedding_size": list(out["embedding"].shape[-2:]),
+        "embedding_size": list(out.embedding.shape[-2:]),
         "kmeans_grid": list(cfg.network.kmeans_num_clusters), "kmeans_iterations": cfg.network.kmeans_iterations,
         "hierarchy": cfg.network.hierarchy, **segment_stats(out, num_images),
         "losses": [k for k in LOSS_KEYS if cfg.train[f"{k}_loss_types"] != "none"],

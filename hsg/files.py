@@ -20,9 +20,6 @@ from typing import IO, Any
 
 from hsg.errors import DiskFullError
 
-# Image files the tools read, by suffix (lower case): the one list for folders, lists and pictures.
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
-
 _TMP_MARK = ".tmp-"
 
 
@@ -89,4 +86,4 @@ def remove_temporaries(folder: str | os.PathLike) -> list[Path]:
     return stale
 
 
-__all__ = ["IMAGE_SUFFIXES", "atomic_write", "remove_temporaries", "temporary_path", "write_json"]
+__all__ = ["atomic_write", "remove_temporaries", "temporary_path", "write_json"]

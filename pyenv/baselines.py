@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hsg.config import load_config
+from hsg.config.config import load_config
 from hsg.errors import user_errors
 
 
@@ -32,11 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     with user_errors("baselines"):
         cfg = load_config(args.cfg_path, args.opts)
         from hsg.inference.baselines import RawPixels, region_histogram_readout
-        from hsg.inference.runner import build_prototypes, pick_device, predict
+        from hsg.engine.distributed import select_device
+        from hsg.inference.runner import build_prototypes, predict
 
         save = Path(args.save_dir)
         if args.kind == "raw_pixels":
-            device = pick_device(cfg)
+            device = select_device(cfg.device)
             model = RawPixels().to(device)
             if args.readout == "knn":
                 build_prototypes(cfg, model, args.data_dir, args.memory_list, save / "memory", device)

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import torch
 
-from hsg.models.convert import (CheckpointError, extract_state_dict, from_original, is_original,
-                                load_checkpoint_file, strip_module_prefix, to_original)
+from hsg.engine.checkpoint import read_checkpoint_file
+from hsg.errors import CheckpointError
+from hsg.models.convert import extract_state_dict, from_original, is_original, strip_module_prefix, to_original
 
 
 def convert_file(src: Path, dst: Path, to: str) -> dict[str, torch.Tensor]:
     """Read ``src``, rename every tensor for the ``to`` format ('ours' or 'original'), write ``dst``."""
-    state_dict = strip_module_prefix(extract_state_dict(load_checkpoint_file(src), source=str(src)))
+    state_dict = strip_module_prefix(extract_state_dict(read_checkpoint_file(src), source=str(src)))
     if not state_dict:
         raise CheckpointError(f"{src}: the checkpoint holds no tensors")
     original = is_original(state_dict)

@@ -27,18 +27,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from hsg.errors import user_errors
+from hsg.data.catalogue import DATASETS
+from hsg.errors import EvalError, user_errors
 from hsg.evaluation.crf import INSTALL_HINT, crf_available, refine_labels
-from hsg.evaluation.miou import (
-    EvalError,
-    Pair,
-    Refine,
-    evaluate_pairing,
-    format_report,
-    pair_by_folder,
-    pair_by_list,
-    parse_string_replace,
-)
+from hsg.evaluation.pairs import Pair, Refine, pair_by_folder, pair_by_list, parse_string_replace
+from hsg.evaluation.report import evaluate_pairing, format_report
 from hsg.files import write_json
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -57,11 +50,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="'old,new': replace in a prediction's relative path to get its ground truth")
     parser.add_argument("--mode", choices=("semantic", "cluster"), default="semantic",
                         help="semantic: predictions are class ids; cluster: cluster ids, Hungarian-matched")
-    parser.add_argument("--class_names", choices=("auto", "voc", "cityscapes", "none"), default="auto",
-                        help="names in the table (auto: VOC for 21 classes, Cityscapes for 19)")
+    parser.add_argument("--class_names", choices=("auto", "none", *DATASETS), default="auto",
+                        help="names in the table: a dataset's, or auto (the dataset with --num_classes classes)")
     parser.add_argument("--original_quirks", action="store_true",
                         help="reproduce the original's numbers exactly (semantic mode only)")
-    parser.add_argument("--out_json", help="report file (default: <pred_dir>/../eval_<mode>.json)")
+    parser.add_argument("--out", "--out_json", dest="out", help="report file (default: <pred_dir>/../eval_<mode>.json)")
     parser.add_argument("--workers", type=int, default=min(8, 2 * (os.cpu_count() or 1)),
                         help="threads that read and count the PNGs (default: twice the CPU cores, at most 8)")
     parser.add_argument("--crf", action="store_true",
@@ -126,7 +119,7 @@ def run(args: argparse.Namespace) -> dict:
                    "crf": bool(args.crf)})
     print(format_report(report))
     pred_dir = Path(args.pred_dir).resolve()
-    out_json = Path(args.out_json) if args.out_json else pred_dir.parent / f"eval_{args.mode}.json"
+    out_json = Path(args.out) if args.out else pred_dir.parent / f"eval_{args.mode}.json"
     print(f"wrote {write_json(out_json, report)}")
     return report
 

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 raise ConfigError("give --image_dir DIR or --data_list LIST")
             count = hierarchy_pictures(cfg, model, data_dir, data_list, args.save_dir, device,
-                                       with_region=args.with_oversegmentation)
+                                       with_oversegmentation=args.with_oversegmentation)
         print(f"[hierarchy] {count} images -> {args.save_dir}/hierarchy/figure")
     return 0
 

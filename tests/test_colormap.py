@@ -10,14 +10,14 @@ import pytest
 from conftest import ROOT
 from PIL import Image
 
-from hsg.evaluation import read_label_png
+from hsg.data.io import read_label_map
 from hsg.errors import ColormapError
-from hsg.vis import (cityscapes_colormap, colorize, format_colormap_txt, load_colormap, overlay,
-                     voc_colormap, write_colormap_files)
+from hsg.data.catalogue import PALETTES, voc_palette
+from hsg.vis.colormap import colorize, format_colormap_txt, load_colormap, overlay, write_colormap_files
 
 
 def test_voc_colours() -> None:
-    cmap = voc_colormap()
+    cmap = voc_palette()
     assert cmap.shape == (256, 3) and cmap.dtype == np.uint8
     assert tuple(cmap[0]) == (0, 0, 0)
     assert tuple(cmap[1]) == (128, 0, 0)
@@ -27,8 +27,14 @@ def test_voc_colours() -> None:
     assert len({tuple(c) for c in cmap}) == 256                  # every label distinguishable
 
 
+def test_camvid_colours() -> None:
+    cmap = PALETTES["camvid"]()
+    assert cmap.shape == (256, 3) and tuple(cmap[0]) == (128, 128, 128) and tuple(cmap[3]) == (128, 64, 128)
+    assert len({tuple(c) for c in cmap[:11]}) == 11 and not cmap[11:].any()  # 11 distinct classes, void black
+
+
 def test_cityscapes_colours() -> None:
-    cmap = cityscapes_colormap()
+    cmap = PALETTES["cityscapes"]()
     assert tuple(cmap[0]) == (128, 64, 128)                      # road
     assert tuple(cmap[13]) == (0, 0, 142)                        # car
     assert tuple(cmap[18]) == (119, 11, 32)                      # bicycle
@@ -36,7 +42,8 @@ def test_cityscapes_colours() -> None:
 
 
 def test_misc_files_match_the_code(tmp_path: Path) -> None:
-    for name, cmap in (("voc", voc_colormap()), ("cityscapes", cityscapes_colormap())):
+    for name, palette in PALETTES.items():
+        cmap = palette()
         path = ROOT / "misc" / f"colormap_{name}.txt"
         assert path.read_text() == format_colormap_txt(cmap)
         assert len(path.read_text().splitlines()) == 256
@@ -52,9 +59,9 @@ def test_palette_png_round_trip(tmp_path: Path) -> None:
     with Image.open(tmp_path / "l.png") as img:
         assert img.mode == "P"
         np.testing.assert_array_equal(np.asarray(img), label)
-        np.testing.assert_array_equal(np.asarray(img.getpalette()).reshape(-1, 3), cityscapes_colormap())
-        np.testing.assert_array_equal(np.asarray(img.convert("RGB"))[1, 1], cityscapes_colormap()[label[1, 1]])
-    np.testing.assert_array_equal(read_label_png(tmp_path / "l.png"), label)   # eval reads the ids back
+        np.testing.assert_array_equal(np.asarray(img.getpalette()).reshape(-1, 3), PALETTES["cityscapes"]())
+        np.testing.assert_array_equal(np.asarray(img.convert("RGB"))[1, 1], PALETTES["cityscapes"]()[label[1, 1]])
+    np.testing.assert_array_equal(read_label_map(tmp_path / "l.png"), label)   # eval reads the ids back
 
 
 def test_custom_colormap_files(tmp_path: Path) -> None:
@@ -78,7 +85,7 @@ def test_custom_colormap_files(tmp_path: Path) -> None:
         load_colormap(tmp_path / "text.txt")
     with pytest.raises(ColormapError, match="does not exist"):
         load_colormap(tmp_path / "none.npy")
-    with pytest.raises(ColormapError, match="expected 'voc', 'cityscapes' or a .npy/.txt file"):
+    with pytest.raises(ColormapError, match="expected one of voc, cityscapes, camvid or a .npy/.txt file"):
         load_colormap("pastel")
 
 
@@ -88,7 +95,7 @@ def test_overlay_blends_and_keeps_ignored_pixels() -> None:
     np.testing.assert_array_equal(overlay(image, label, "voc", alpha=0.0), image)
     full = overlay(image, label, "voc", alpha=1.0)
     assert tuple(full[0, 1]) == (128, 0, 0) and tuple(full[0, 2]) == (100, 100, 100)
-    half = overlay(image, label, voc_colormap(), alpha=0.5)
+    half = overlay(image, label, voc_palette(), alpha=0.5)
     assert tuple(half[1, 0]) == (146, 114, 114)                  # (100 + (192, 128, 128)) / 2
     assert tuple(overlay(image, label, alpha=1.0, ignore_index=None)[0, 2]) == (224, 224, 192)
 

@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from hsg.config import describe_keys, get_default_config, load_config
+from hsg.config.config import describe_keys, get_default_config, load_config
 from hsg.errors import ConfigError
 
 
@@ -53,7 +53,7 @@ def test_unknown_key_names_it_and_suggests_close_ones(tmp_path):
     ("network.hierarchy=1", "expects true or false"),
     ("train.max_iteration=1.5", "expects an integer"),
     ("train.crop_size=[1,2,3]", "list of 2 values"),
-    ("dataset.dataset=imagenet", "must be one of"),
+    ("dataset.class_names=imagenet", "must be one of"),
     ("network.backbone_depth=42", "must be one of"),
     ("train", "key=value"),
     ("train=3", "is a section"),
@@ -61,6 +61,32 @@ def test_unknown_key_names_it_and_suggests_close_ones(tmp_path):
 def test_bad_values_name_the_key(opt, message):
     with pytest.raises(ConfigError, match=message):
         load_config(opts=[opt])
+
+
+@pytest.mark.parametrize("opt, message", [
+    ("train.snapshot_step=0", "'train.snapshot_step' must be >= 1"),
+    ("train.batch_size=0", "'train.batch_size' must be >= 1"),
+    ("train.crop_size=[224]", "list of 2 values"),
+    ("train.crop_size=[224,0]", r"'train.crop_size' must be >= 1 \(every value\)"),
+    ("train.scale_range=[1.5,0.5]", "min <= max"),
+    ("train.color_jitter=[0.4,0.4,0.4,0.7]", "hue"),
+    ("train.color_jitter_prob=1.5", "'train.color_jitter_prob' must be <= 1"),
+    ("train.random_grayscale=true", "expects a number"),  # the original's switch meant p = 0.2
+    ("network.pixel_stds=[0.2,0.2,0.0]", "'network.pixel_stds' must be positive"),
+    ("network.embedding_dim=33", "must be even"),
+    ("train.momentum=1.0", "must be below 1"),
+    ("test.scales=[1.0,0.0]", "must be positive"),
+    ("seed=-1", "'seed' must be >= 0"),
+])
+def test_range_rules_are_checked_when_the_config_loads(opt, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(opts=[opt])
+
+
+def test_renamed_key_reads_as_the_new_one(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("num_threads: 3\n")  # the original's name of the DataLoader worker count
+    assert load_config(path).num_workers == 3
 
 
 def test_original_config_keys_are_accepted_with_a_warning(tmp_path):

@@ -11,7 +11,8 @@ from torch import nn
 
 from conftest import ROOT, load_parity
 from hsg.errors import CheckpointError
-from hsg.models.convert import (extract_state_dict, from_original, is_original, load_as_ours,
+from hsg.engine.checkpoint import read_checkpoint_file
+from hsg.models.convert import (as_ours, extract_state_dict, from_original, is_original,
                                 to_original)
 from hsg.models.head import embedding_head
 from hsg.models.position import PositionEmbedding, QueryEmbedding
@@ -105,9 +106,9 @@ def test_cli_converts_both_ways(original_state_dict, tmp_path, capsys):
     torch.save({"embedding_model": pipeline, "prediction_model": {}}, src)
     assert cli.main(["--src", str(src), "--dst", str(tmp_path / "ours.pth")]) == 0
     assert "234 tensors in the ours naming" in capsys.readouterr().out
-    ours = load_as_ours(tmp_path / "ours.pth")
+    ours = as_ours(read_checkpoint_file(tmp_path / "ours.pth"))
     assert ours.keys() == from_original(pipeline).keys()
-    assert load_as_ours(src).keys() == ours.keys()
+    assert as_ours(read_checkpoint_file(src)).keys() == ours.keys()
     assert cli.main(["--src", str(tmp_path / "ours.pth"), "--dst", str(tmp_path / "back.pth"), "--to",
                      "original"]) == 0
     back = torch.load(tmp_path / "back.pth", weights_only=True)

@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hsg.config import get_default_config
+from hsg.config.config import get_default_config
 from hsg.errors import BadSampleWarning, DataError
-from hsg.data import (EvalDataset, TrainDataset, build_train_loader, read_image,
-                      read_label_map, read_list)
-from hsg.data.cityscapes import LABEL_TO_TRAIN
+from hsg.data.datasets import EvalDataset, TrainDataset
+from hsg.data.io import read_image, read_label_map
+from hsg.data.lists import read_list
+from hsg.data.loader import build_train_loader
+from hsg.data.catalogue import CITYSCAPES_LABEL_TO_TRAIN as LABEL_TO_TRAIN
 
 IDS = ("2007_000032", "2007_000039", "2007_000063")
 
@@ -104,7 +106,7 @@ def test_wrong_number_of_columns(files):
     with pytest.raises(DataError, match=rf"{re.escape(str(lst))}: line 3 has 4 columns"):
         read_list(lst, "")
     lst = write(d, "one.txt", good_lines(files) + [str(files["image2"])])
-    with pytest.raises(DataError, match=rf"{re.escape(str(lst))}: line 3 has no region column"):
+    with pytest.raises(DataError, match=rf"{re.escape(str(lst))}: line 3 has no oversegmentation column"):
         TrainDataset(cfg(), "", str(lst))
     # Comments and blank lines are not samples and keep line numbers right.
     lst = write(d, "comments.txt", ["# header", ""] + good_lines(files) + [line3(files) + " x"])
@@ -129,8 +131,8 @@ def test_relative_paths_and_absent_columns(files, shared_data):
                                f"VOC2012/JPEGImages/{IDS[1]}.jpg"])
     samples = read_list(lst, shared_data / "VOCdevkit")
     assert samples[0].image == str(shared_data / "VOCdevkit" / "VOC2012" / "JPEGImages" / f"{IDS[0]}.jpg")
-    assert samples[0].semantic_label is None and samples[0].region == str(files["region0"])
-    assert samples[1].region is None and samples[1].line == 2 and samples[1].where == f"{lst}:2"
+    assert samples[0].semantic_label is None and samples[0].oversegmentation == str(files["region0"])
+    assert samples[1].oversegmentation is None and samples[1].line == 2 and samples[1].where == f"{lst}:2"
     assert samples[1].name == f"VOC2012/JPEGImages/{IDS[1]}"
 
 
@@ -172,14 +174,14 @@ def test_readers_name_the_file(files):
     with pytest.raises(DataError, match="file not found"):
         read_label_map(files["dir"] / "nothing.png", where="l.txt:9")
     assert read_image(files["image0"]).dtype == np.uint8 and read_image(files["image0"]).shape[2] == 3
-    assert read_label_map(files["gt0"]).dtype == np.int64
+    assert read_label_map(files["gt0"]).dtype == np.uint8  # the file's own integer type
 
 
 def test_error_survives_a_worker_process(files):
     """A DataError raised in a DataLoader worker reaches the main process with its message."""
     lst = write(files["dir"], "worker.txt", [line3(files, image="garbage")] * 2)
     c = cfg()
-    c.num_threads = 1
+    c.num_workers = 1
     loader = build_train_loader(c, TrainDataset(c, "", str(lst)), 0, 1, 1, 0)
     with pytest.raises(DataError, match=r"garbage\.jpg \(listed at .*worker\.txt:1\)"):
         next(iter(loader))
@@ -216,7 +218,7 @@ def test_skip_count_is_shared_by_workers(files):
     d = files["dir"]
     lst = write(d, "skip_workers.txt", good_lines(files) * 2 + [line3(files, image="garbage")] * 2)
     c = cfg(skip=True)
-    c.num_threads = 2
+    c.num_workers = 2
     ds = TrainDataset(c, "", str(lst))
     loader = build_train_loader(c, ds, 0, 1, 2, 0)
     with warnings.catch_warnings():

@@ -14,8 +14,10 @@ import pytest
 import torch
 from PIL import Image
 
-from hsg.config import get_default_config
-from hsg.data import EvalDataset, TrainDataset, eval_collate, read_label_map, train_collate, write_list
+from hsg.config.config import get_default_config
+from hsg.data.datasets import EvalDataset, TrainDataset, eval_collate, train_collate
+from hsg.data.io import read_label_map
+from hsg.data.lists import write_list
 from hsg.errors import DataError
 
 CS_NAME = "frankfurt_000000_000294"
@@ -72,14 +74,14 @@ def config(**overrides):
 
 
 def check_train_item(item: dict, index: int, crop: int, region_ids: np.ndarray) -> None:
-    assert set(item) == {"image", "region", "image_id"}
+    assert set(item) == {"image", "oversegmentation", "image_id"}
     assert item["image"].shape == (2, 3, crop, crop) and item["image"].dtype == torch.float32
-    assert item["region"].shape == (2, crop, crop) and item["region"].dtype == torch.int64
+    assert item["oversegmentation"].shape == (2, crop, crop) and item["oversegmentation"].dtype == torch.int64
     assert item["image_id"].dtype == torch.int64 and item["image_id"].tolist() == [index, index]
     assert torch.isfinite(item["image"]).all()
     # About N(0, 1) after normalisation, not [0, 255] or [0, 1].
     assert -3.0 < float(item["image"].min()) < 0.0 < float(item["image"].max()) < 3.0
-    ids = np.unique(item["region"].numpy())
+    ids = np.unique(item["oversegmentation"].numpy())
     assert set(ids.tolist()) <= set(region_ids.tolist()) | {-1}
     assert (ids >= 0).any()
     assert not torch.equal(item["image"][0], item["image"][1])  # two independent views
@@ -90,7 +92,7 @@ def test_train_items_voc(voc):
     ds = TrainDataset(config(), str(root), str(lst))
     assert len(ds) == 4
     for index in range(len(ds)):
-        region = read_label_map(ds.samples[index].region)
+        region = read_label_map(ds.samples[index].oversegmentation, rgb_ids=True)
         check_train_item(ds[index], index, 224, np.unique(region))
 
 
@@ -103,7 +105,7 @@ def test_train_items_cityscapes_keep_large_ids(cityscapes, shared_data):
     for _ in range(4):
         item = ds[0]
         check_train_item(item, 0, 96, np.unique(region))
-        seen |= set(np.unique(item["region"].numpy()).tolist())
+        seen |= set(np.unique(item["oversegmentation"].numpy()).tolist())
     assert max(seen) > 2048  # ids past the original's 2048 divisor arrive intact
 
 
@@ -111,7 +113,7 @@ def test_train_items_coco_panoptic_ids(coco):
     root, lst = coco
     ds = TrainDataset(config(train__crop_size=[448, 448]), str(root), str(lst))
     for index in range(2):
-        region = read_label_map(ds.samples[index].region)
+        region = read_label_map(ds.samples[index].oversegmentation, rgb_ids=True)
         assert region.max() > 65535  # RGB-encoded ids do not fit 16 bits
         check_train_item(ds[index], index, 448, np.unique(region))
 
@@ -122,12 +124,12 @@ def test_train_collate_interleaves_views(voc):
     ds.seed(7)
     items = [ds[i] for i in (2, 0, 3)]
     batch = train_collate(items)
-    assert batch["image"].shape == (6, 3, 224, 224) and batch["region"].shape == (6, 224, 224)
+    assert batch["image"].shape == (6, 3, 224, 224) and batch["oversegmentation"].shape == (6, 224, 224)
     assert batch["image_id"].tolist() == [2, 2, 0, 0, 3, 3]
     for k, item in enumerate(items):
         for view in range(2):
             assert torch.equal(batch["image"][2 * k + view], item["image"][view])
-            assert torch.equal(batch["region"][2 * k + view], item["region"][view])
+            assert torch.equal(batch["oversegmentation"][2 * k + view], item["oversegmentation"][view])
 
 
 def test_train_geometry_is_returned_on_request(voc):
@@ -137,14 +139,14 @@ def test_train_geometry_is_returned_on_request(voc):
     assert len(item["geometry"]) == 2
     for view, geom in enumerate(item["geometry"]):
         vh, vw = geom.valid
-        assert (item["region"][view, vh:] == -1).all() and (item["region"][view, :, vw:] == -1).all()
-        assert (item["region"][view, :vh, :vw] >= 1).all()
+        assert (item["oversegmentation"][view, vh:] == -1).all() and (item["oversegmentation"][view, :, vw:] == -1).all()
+        assert (item["oversegmentation"][view, :vh, :vw] >= 1).all()
 
 
 # ------------------------------------------------------------------------------------------ evaluation
 def test_eval_item_voc(voc):
     root, lst = voc
-    ds = EvalDataset(config(), str(root), str(lst), with_region=True)
+    ds = EvalDataset(config(), str(root), str(lst), with_oversegmentation=True)
     item = ds[0]
     sample = ds.samples[0]
     gt = np.asarray(Image.open(sample.semantic_label)).astype(np.int64)
@@ -156,7 +158,7 @@ def test_eval_item_voc(voc):
     assert (item["image"][:, h:] == 0).all() and (item["image"][:, :, w:] == 0).all()
     assert item["image"][:, :h, :w].abs().sum() > 0
     assert item["semantic_label"].dtype == torch.int64 and torch.equal(item["semantic_label"], torch.from_numpy(gt))
-    region = item["region"]
+    region = item["oversegmentation"]
     assert region.shape == (512, 512) and region.dtype == torch.int64
     assert (region[h:] == -1).all() and (region[:, w:] == -1).all() and (region[:h, :w] >= 1).all()
     assert item["name"] == sample.name == f"VOC2012/JPEGImages/{Path(sample.image).stem}"
@@ -167,7 +169,7 @@ def test_eval_without_label_column_is_all_ignore(coco):
     root, lst = coco
     ds = EvalDataset(config(), str(root), str(lst))
     item = ds[0]
-    assert item["region"] is None
+    assert item["oversegmentation"] is None
     assert (item["semantic_label"] == 255).all() and item["semantic_label"].shape == item["orig_size"]
 
 
@@ -192,7 +194,7 @@ def test_eval_cityscapes_label_ids_become_train_ids(cityscapes):
 
 def test_eval_canvas_grows_past_the_crop_and_collate_pads(voc):
     root, lst = voc
-    ds = EvalDataset(config(test__image_size=600, test__crop_size=[512, 512]), str(root), str(lst), with_region=True)
+    ds = EvalDataset(config(test__image_size=600, test__crop_size=[512, 512]), str(root), str(lst), with_oversegmentation=True)
     items = [ds[i] for i in range(3)]
     for item in items:
         h, w = item["valid_size"]
@@ -206,9 +208,9 @@ def test_eval_canvas_grows_past_the_crop_and_collate_pads(voc):
         _, h, w = item["image"].shape
         assert torch.equal(batch["image"][k, :, :h, :w], item["image"])
         assert (batch["image"][k, :, h:] == 0).all() and (batch["image"][k, :, :, w:] == 0).all()
-        assert torch.equal(batch["region"][k, :h, :w], item["region"])
-        assert (batch["region"][k, h:] == -1).all() and (batch["region"][k, :, w:] == -1).all()
-    assert batch["region"].dtype == torch.int64 and batch["region"].shape == (3, hs, ws)
+        assert torch.equal(batch["oversegmentation"][k, :h, :w], item["oversegmentation"])
+        assert (batch["oversegmentation"][k, h:] == -1).all() and (batch["oversegmentation"][k, :, w:] == -1).all()
+    assert batch["oversegmentation"].dtype == torch.int64 and batch["oversegmentation"].shape == (3, hs, ws)
     assert batch["valid_size"] == [i["valid_size"] for i in items]
     assert [t.shape for t in batch["semantic_label"]] == [i["semantic_label"].shape for i in items]
     assert batch["name"] == [i["name"] for i in items]
@@ -221,5 +223,25 @@ def test_shared_two_column_list(shared_data):
     assert len(ds) == 330
     item = ds[5]
     assert item["image"].shape == (3, 128, 128) and (item["semantic_label"] < 255).any()
-    with pytest.raises(DataError, match=r"train_mini\.txt: line 1 has no region column"):
+    with pytest.raises(DataError, match=r"train_mini\.txt: line 1 has no oversegmentation column"):
         TrainDataset(config(), str(root), str(root / "train_mini.txt"))
+
+
+def test_one_bit_label_png_keeps_class_one_in_the_dataset_and_in_eval(tmp_path):
+    """A 1-bit (mode "1") ground truth: class 1 stays 1 for the memory/prototype path (the dataset) and for
+    scoring, read by the one label reader (PIL's convert("L") would have made it 255, the ignore value)."""
+    from hsg.evaluation.pairs import pair_by_folder, score_pairs
+
+    mask = np.zeros((40, 60), bool)
+    mask[10:30, 20:50] = True
+    Image.fromarray(mask).convert("1").save(tmp_path / "gt.png")
+    assert Image.open(tmp_path / "gt.png").mode == "1"
+    Image.fromarray(np.full((40, 60, 3), 128, np.uint8)).save(tmp_path / "img.png")
+    (tmp_path / "l.txt").write_text("img.png gt.png\n")
+    cfg = config(test__image_size=60, test__crop_size=[60, 60], dataset__num_classes=2)
+    label = EvalDataset(cfg, str(tmp_path), str(tmp_path / "l.txt"))[0]["semantic_label"]
+    assert torch.equal(label, torch.from_numpy(mask.astype(np.int64)))
+    (tmp_path / "pred").mkdir()
+    Image.fromarray(mask.astype(np.uint8)).save(tmp_path / "pred" / "gt.png")
+    confusion = score_pairs(pair_by_folder(tmp_path / "pred", tmp_path).pairs, num_classes=2, workers=1)
+    assert confusion[:, :2].tolist() == [[int((~mask).sum()), 0], [0, int(mask.sum())]]

@@ -9,10 +9,12 @@ import pytest
 import torch
 from PIL import Image
 
-from hsg.config import get_default_config
-from hsg.data import ShardSampler, TrainDataset, build_eval_loader, build_train_loader, write_list
+from hsg.config.config import get_default_config
+from hsg.data.datasets import TrainDataset
+from hsg.data.lists import write_list
+from hsg.data.loader import ShardSampler, build_eval_loader, build_train_loader
 from hsg.errors import DataError
-from hsg.data import EvalDataset
+from hsg.data.datasets import EvalDataset
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +34,7 @@ def lists(shared_data: Path, tmp_path_factory) -> dict[str, Path]:
 
 def config(workers: int, shuffle: bool = True):
     cfg = get_default_config()
-    cfg.num_threads = workers
+    cfg.num_workers = workers
     cfg.train.crop_size = [64, 64]
     cfg.train.shuffle = shuffle
     return cfg
@@ -48,7 +50,7 @@ def epoch_batches(list_file: Path, workers: int, seed: int, batch: int = 2, epoc
 
 
 def same(a: list[dict], b: list[dict]) -> bool:
-    keys = ("image", "region", "image_id")
+    keys = ("image", "oversegmentation", "image_id")
     return len(a) == len(b) and all(torch.equal(x[k], y[k]) for x, y in zip(a, b) for k in keys)
 
 
@@ -59,7 +61,7 @@ def test_reproducible_under_seed_and_seed_matters(lists):
     assert len(a) == 4
     for batch in a:
         assert batch["image"].shape == (4, 3, 64, 64) and batch["image"].dtype == torch.float32
-        assert batch["region"].shape == (4, 64, 64) and batch["region"].dtype == torch.int64
+        assert batch["oversegmentation"].shape == (4, 64, 64) and batch["oversegmentation"].dtype == torch.int64
         ids = batch["image_id"]
         assert ids.dtype == torch.int64 and torch.equal(ids[0::2], ids[1::2])
     assert same(a, b)
@@ -76,7 +78,7 @@ def test_workers_and_epochs_do_not_repeat_augmentations(lists):
     epoch0 = epoch_batches(lists["same"], 2, seed=1, batch=1, shuffle=False, geometry=True)
     by_worker = [epoch0[0], epoch0[1]]  # batches 0 and 1 come from workers 0 and 1
     assert not torch.equal(by_worker[0]["image"], by_worker[1]["image"])
-    assert not torch.equal(by_worker[0]["region"], by_worker[1]["region"])
+    assert not torch.equal(by_worker[0]["oversegmentation"], by_worker[1]["oversegmentation"])
     epoch1 = epoch_batches(lists["same"], 2, seed=1, batch=1, shuffle=False, epoch=1, geometry=True)
     assert not torch.equal(epoch0[0]["image"], epoch1[0]["image"])
     # Compare the drawn geometry: two crops of a flat area (sky) can be identical pictures by chance.
@@ -149,7 +151,8 @@ def test_eval_loader_keeps_order(lists):
     cfg.test.crop_size = [96, 96]
     cfg.test.batch_size = 3
     ds = EvalDataset(cfg, "", str(lists["eight"]))
-    batches = list(build_eval_loader(cfg, ds, 1))
+    cfg.num_workers = 1
+    batches = list(build_eval_loader(cfg, ds))
     assert [len(b["name"]) for b in batches] == [3, 3, 2]
     assert [n for b in batches for n in b["name"]] == [s.name for s in ds.samples]
     assert batches[0]["image"].shape == (3, 3, 96, 96)

@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hsg.config import get_default_config
-from hsg.data import EvalDataset, TrainDataset, read_list, seginst_path_for
+from hsg.config.config import get_default_config
+from hsg.data.catalogue import oversegmentation_path
+from hsg.data.datasets import EvalDataset, TrainDataset
+from hsg.data.lists import read_list
 
 ROOT = Path(__file__).resolve().parents[1]
 CS_NAME = "frankfurt_000000_000294"
@@ -40,17 +42,17 @@ def voc_ids(shared_data: Path) -> list[str]:
 
 
 def test_seginst_path_rules():
-    assert seginst_path_for("voc12", "VOC2012/JPEGImages/2007_000032.jpg", "rf_0.25_48") == \
+    assert oversegmentation_path("voc12", "VOC2012/JPEGImages/2007_000032.jpg", "rf_0.25_48") == \
         "VOC2012/rf_0.25_48/2007_000032.png"
-    assert seginst_path_for("coco", "MSCOCO/images/train2017/000000000009.jpg", "rf_0.25_48") == \
+    assert oversegmentation_path("coco", "MSCOCO/images/train2017/000000000009.jpg", "rf_0.25_48") == \
         "MSCOCO/seginst/rf_0.25_48/train2017/000000000009.png"
-    assert seginst_path_for("cityscapes", f"leftImg8bit/train/aachen/{CS_NAME}_leftImg8bit.png", "pmi_0.05") == \
+    assert oversegmentation_path("cityscapes", f"leftImg8bit/train/aachen/{CS_NAME}_leftImg8bit.png", "pmi_0.05") == \
         f"seginst/pmi_0.05/{CS_NAME}_leftImg8bit.png"
-    assert seginst_path_for("folder", "photos/2023/a.jpeg", "masks") == "masks/photos/2023/a.png"
+    assert oversegmentation_path("folder", "photos/2023/a.jpeg", "masks") == "masks/photos/2023/a.png"
     with pytest.raises(ValueError, match="has no 'JPEGImages' folder"):
-        seginst_path_for("voc12", "images/x.jpg", "rf")
+        oversegmentation_path("voc12", "images/x.jpg", "rf")
     with pytest.raises(ValueError, match="unknown dataset"):
-        seginst_path_for("kitti", "x.png", "rf")
+        oversegmentation_path("kitti", "x.png", "rf")
 
 
 def test_voc_all_on_shared_data(make_lists, capsys, shared_data, tmp_path):
@@ -111,7 +113,7 @@ def test_voc_existing_masks_and_skip_missing(make_lists, capsys, voc_root, tmp_p
     cfg = get_default_config()
     cfg.train.crop_size = [64, 64]
     item = TrainDataset(cfg, str(root), str(tmp_path / "ready.txt"))[1]
-    assert item["region"].shape == (2, 64, 64)
+    assert item["oversegmentation"].shape == (2, 64, 64)
 
 
 def test_missing_split_file_is_one_line_error(make_lists, capsys, shared_data, tmp_path):
@@ -144,7 +146,7 @@ def test_cityscapes_layout(make_lists, capsys, shared_data, tmp_path):
     cfg.dataset.num_classes = 19
     cfg.test.image_size = 256
     cfg.test.crop_size = [128, 256]
-    item = EvalDataset(cfg, str(root), str(tmp_path / "cs2.txt"), with_region=True)[0]
+    item = EvalDataset(cfg, str(root), str(tmp_path / "cs2.txt"), with_oversegmentation=True)[0]
     label = item["semantic_label"]
     assert int(label.max()) == 255 and int(label[label < 255].max()) <= 18
 
@@ -181,4 +183,4 @@ def test_folder_of_images_end_to_end(make_lists, capsys, shared_data, tmp_path):
     cfg = get_default_config()
     cfg.train.crop_size = [64, 64]
     ds = TrainDataset(cfg, str(root), str(tmp_path / "folder.txt"))
-    assert [ds[i]["region"].max() >= 1 for i in range(3)] == [True] * 3
+    assert [ds[i]["oversegmentation"].max() >= 1 for i in range(3)] == [True] * 3

@@ -31,6 +31,6 @@ def test_quick_demo_end_to_end(tmp_path):
     # Every training image got an over-segmentation with at most the demo's 24 regions.
     from PIL import Image
     import numpy as np
-    masks = sorted((out / "data" / "seginst").rglob("*.png"))
+    masks = sorted((out / "data" / "oversegmentation").rglob("*.png"))
     assert len(masks) == 16 + 4
     assert max(int(np.asarray(Image.open(m)).max()) for m in masks) <= 24

@@ -11,6 +11,7 @@ rounding to ~1e-3 relative), which would hide a real error behind a loose tolera
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 
@@ -18,10 +19,10 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from hsg.config import load_config
+from hsg.config.config import load_config
 from hsg.engine import distributed as du
 from hsg.losses.hsg_loss import hsg_losses, total_loss
-from hsg.models.embedding import build_model
+from hsg.models.model import build_model
 
 OPTS = ["network.backbone_depth=18", "network.backbone_width=8", "network.embedding_dim=16",
         "network.output_stride=8", "network.hierarchy=true", "network.transformer_dropout=0.0",
@@ -42,8 +43,8 @@ def _batch():
 
 
 def _step(model, cfg, images, region, rank, world):
-    out = model(images, region)
-    pixels = du.all_reduce_sum(torch.tensor(float(out["pixel_index"].numel())))
+    out = model(images, region, max_over_processes=functools.partial(du.all_reduce_max, device=images.device))
+    pixels = du.all_reduce_sum(torch.tensor(float(out.segments.pixel_index.numel())))
     terms = hsg_losses(out, cfg.train, gather=du.all_gather_variable, pixel_normalizer=pixels / world,
                        image_offset=rank * (images.shape[0] // 2))
     loss = total_loss(terms)

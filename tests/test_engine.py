@@ -27,9 +27,9 @@ from PIL import Image
 from skimage.segmentation import slic
 
 import hsg.engine.trainer as trainer
-from hsg.config import load_config
+from hsg.config.config import load_config
 from hsg.errors import ConfigError
-from hsg.data import write_list
+from hsg.data.lists import write_list
 from hsg.demo.synthetic import SyntheticSpec, write_dataset
 from hsg.errors import CheckpointError
 from hsg.engine.checkpoint import (atomic_save, latest_checkpoint, load_checkpoint,
@@ -37,14 +37,14 @@ from hsg.engine.checkpoint import (atomic_save, latest_checkpoint, load_checkpoi
 from hsg.engine.optim import learning_rate
 from hsg.engine.trainer import train
 from hsg.errors import NonFiniteLossError
-from hsg.models.embedding import build_model
+from hsg.models.model import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_SCRIPT = ROOT / "pyenv" / "train.py"
 SLOW_SCRIPT = ROOT / "tests" / "slow_train.py"
 
 TINY = ["network.backbone_depth=18", "network.backbone_width=8", "network.embedding_dim=16",
-        "network.output_stride=8", "train.crop_size=[48,48]", "train.batch_size=4", "num_threads=0",
+        "network.output_stride=8", "train.crop_size=[48,48]", "train.batch_size=4", "num_workers=0",
         "train.log_step=1", "train.tensorboard_step=0", "seed=3"]
 # Stage 2 with every loss and with dropout, so that resuming must restore the torch random stream.
 STAGE2 = ["network.hierarchy=true", "network.transformer_dropout=0.1", "network.node_padding=0",

@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT
 from PIL import Image
 
-from hsg.evaluation import crf_available, refine_labels
+from hsg.evaluation.crf import crf_available, refine_labels
 from hsg.errors import OptionalDependencyError
 
 _spec = importlib.util.spec_from_file_location("hsg_eval_cli_crf", ROOT / "pyenv" / "eval.py")

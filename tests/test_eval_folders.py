@@ -15,8 +15,9 @@ import pytest
 from conftest import ROOT, load_parity
 from PIL import Image
 
-from hsg.errors import EvalError
-from hsg.evaluation import pair_by_folder, pair_by_list, parse_string_replace, read_label_png
+from hsg.errors import DataError, EvalError
+from hsg.data.io import read_label_map
+from hsg.evaluation.pairs import pair_by_folder, pair_by_list, parse_string_replace
 
 _spec = importlib.util.spec_from_file_location("hsg_eval_cli", ROOT / "pyenv" / "eval.py")
 eval_cli = importlib.util.module_from_spec(_spec)
@@ -87,7 +88,7 @@ def test_real_voc_masks_through_list(shared_data: Path, tmp_path: Path) -> None:
     (tmp_path / "val.txt").write_text("\n".join(lines) + "\n")
     for line in lines:
         image, gt = line.split()
-        label = read_label_png(voc / gt)
+        label = read_label_map(voc / gt)
         _save(tmp_path / "pred" / Path(image).with_suffix(".png"), np.where(label == 255, 0, label))
     pairing = pair_by_list(tmp_path / "pred", tmp_path / "val.txt", voc)
     assert len(pairing.pairs) == 12 and pairing.pairs[0].image == voc / lines[0].split()[0]
@@ -102,7 +103,7 @@ def test_folder_mode_counts_unevaluated_real_gt(shared_data: Path, tmp_path: Pat
     segcls = shared_data / "VOCdevkit" / "VOC2012" / "segcls"
     names = sorted(p.name for p in segcls.glob("*.png"))
     for name in names[:3]:
-        _save(tmp_path / "pred" / name, np.zeros(read_label_png(segcls / name).shape))
+        _save(tmp_path / "pred" / name, np.zeros(read_label_map(segcls / name).shape))
     pairing = pair_by_folder(tmp_path / "pred", segcls)
     assert len(pairing.pairs) == 3 and pairing.unevaluated_gt == len(names) - 3
 
@@ -197,15 +198,15 @@ def test_empty_and_missing_folders(tmp_path: Path) -> None:
 def test_unreadable_and_colour_pngs(tmp_path: Path) -> None:
     rgb = tmp_path / "rgb.png"
     Image.fromarray(np.zeros((3, 3, 3), np.uint8)).save(rgb)
-    with pytest.raises(EvalError, match=re.escape(str(rgb)) + ": a label PNG must be single-channel"):
-        read_label_png(rgb)
+    with pytest.raises(DataError, match=re.escape(str(rgb)) + ": a label map must be single-channel"):
+        read_label_map(rgb)
     broken = tmp_path / "broken.png"
     _save(broken, np.arange(400).reshape(20, 20) % 7)
     broken.write_bytes(broken.read_bytes()[:60])
-    with pytest.raises(EvalError, match=re.escape(str(broken)) + ": cannot read image"):
-        read_label_png(broken)
-    with pytest.raises(EvalError, match="file not found"):
-        read_label_png(tmp_path / "none.png")
+    with pytest.raises(DataError, match=re.escape(str(broken)) + ": unreadable or truncated image"):
+        read_label_map(broken)
+    with pytest.raises(DataError, match="file not found"):
+        read_label_map(tmp_path / "none.png")
 
 
 def test_flag_errors(tmp_path: Path) -> None:
@@ -213,9 +214,9 @@ def test_flag_errors(tmp_path: Path) -> None:
     with pytest.raises(EvalError, match="exactly one comma"):
         parse_string_replace("a,b,c")
     assert parse_string_replace(",") is None and parse_string_replace("x,y") == ("x", "y")
-    with pytest.raises(EvalError, match="--class_names voc has 21 classes but --num_classes is 2"):
+    with pytest.raises(EvalError, match="--class_names voc12: the voc12 classes are 21, not 2"):
         eval_cli.run(eval_cli.parse_args(["--pred_dir", str(pred_dir), "--gt_dir", str(gt_dir),
-                                          "--num_classes", "2", "--class_names", "voc"]))
+                                          "--num_classes", "2", "--class_names", "voc12"]))
     with pytest.raises(EvalError, match="--string_replace applies to --gt_dir only"):
         eval_cli.run(eval_cli.parse_args(["--pred_dir", str(pred_dir), "--gt_list", str(tmp_path / "l.txt"),
                                           "--string_replace", "a,b"]))

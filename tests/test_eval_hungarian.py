@@ -6,9 +6,12 @@ import cv2
 import numpy as np
 import pytest
 
-from hsg.evaluation import (Pair, Pairing, add_confusion, confusion_matrix, evaluate_pairing, match_clusters,
-                            read_label_png, semantic_scores)
-from hsg.vis import colorize
+from hsg.data.io import read_label_map
+from hsg.evaluation.confusion import add_confusion, confusion_matrix, semantic_scores
+from hsg.evaluation.hungarian import match_clusters
+from hsg.evaluation.pairs import Pair, Pairing
+from hsg.evaluation.report import evaluate_pairing
+from hsg.vis.colormap import colorize
 
 
 def _cluster_scores(pairs: list[tuple[np.ndarray, np.ndarray]], num_classes: int) -> tuple[dict, dict]:
@@ -93,7 +96,7 @@ def test_cluster_ids_above_255_from_16_bit_pngs(tmp_path) -> None:
     pred = np.array([[1000, 1000, 7, 7], [500, 500, 60000, 7]], dtype=np.uint16)  # 60000: on an ignored pixel
     colorize(gt).save(tmp_path / "gt.png")
     assert cv2.imwrite(str(tmp_path / "pred.png"), pred)
-    assert read_label_png(tmp_path / "pred.png").dtype == np.uint16
+    assert read_label_map(tmp_path / "pred.png").dtype == np.uint16
     report = evaluate_pairing(Pairing([Pair("p", tmp_path / "pred.png", tmp_path / "gt.png")]), 3,
                               mode="cluster", workers=1)
     assert report["cluster_to_class"] == {"7": 1, "500": 2, "1000": 0} and report["miou"] == 100.0

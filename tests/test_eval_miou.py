@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import load_parity
 
-from hsg.evaluation import add_confusion, confusion_matrix, semantic_scores
+from hsg.evaluation.confusion import add_confusion, confusion_matrix, semantic_scores
 from hsg.errors import EvalError
 
 # 3 classes, ignore 255. Scored pairs (gt, pred): (0,0) (0,1) (1,1) (1,1) (2,2) (2,0) (2,255) (0,0) (1,3) (1,1);

@@ -18,7 +18,7 @@ from hsg.inference.memory import image_segments, knn_vote, load_memory, majority
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["network.backbone_depth=18", "network.backbone_width=8", "network.embedding_dim=16",
-        "network.output_stride=8", "train.crop_size=[64,64]", "train.batch_size=4", "num_threads=0",
+        "network.output_stride=8", "train.crop_size=[64,64]", "train.batch_size=4", "num_workers=0",
         "train.log_step=1", "train.tensorboard_step=0", "test.image_size=96", "test.crop_size=[96,96]",
         "test.stride=[96,96]", "test.kmeans_iterations=3", "dataset.dataset=folder"]
 

@@ -7,10 +7,12 @@ import pytest
 import torch
 
 from conftest import load_parity
-from hsg.config import get_default_config
+from hsg.config.config import get_default_config
+from hsg.clustering.grouping import Hierarchy, Level, NodeSets
+from hsg.clustering.kmeans import Segments, l2_normalize
 from hsg.losses.hsg_loss import hsg_losses, total_loss
 from hsg.models.convert import from_original, to_original
-from hsg.models.embedding import HSGModel
+from hsg.models.model import HSGModel, ModelOutput
 
 STAGE2 = ["train.fine_hrchy_loss_types=segsort", "train.coarse_hrchy_loss_types=segsort",
           "train.dmon_loss_types=dmon", "train.centroid_cont_loss_types=segsort"]
@@ -26,6 +28,14 @@ def _model(state_dict):
     _, unexpected = model.load_state_dict(from_original(state_dict), strict=False)
     assert not unexpected
     return model.train(), cfg
+
+
+def _forward(model, embedding, inputs):
+    """The model's segments and groups of a fixture's embedding and labels (its padding becomes -1)."""
+    regions = inputs["instance_label_resized"].clone()
+    regions[inputs["semantic_label_resized"] == 255] = -1
+    segments = model.segment(embedding, regions)
+    return ModelOutput(embedding, segments, model.group(embedding, segments))
 
 
 def _simulated_gather(outs, cfg, images_per_gpu):
@@ -63,34 +73,32 @@ def test_stage2_step_matches_original(parity_dir, name):
     outs, embeddings = [], []
     for g, inp in enumerate(d["inputs"]["per_gpu"]):
         emb = inp["embedding"].clone().requires_grad_(True)
-        region = inp["instance_label_resized"].clone()
-        region[inp["semantic_label_resized"] == 255] = -1
-        out = model.segment(emb, region)
-        model.group(emb, out)
+        out = _forward(model, emb, inp)
+        seg, hier = out.segments, out.hierarchy
         ref = ref_out["generate_clusters"][g]
-        assert torch.equal(out["pixel_segment"], ref["cluster_index"])
-        torch.testing.assert_close(out["node_prototype"], ref["nd_prototype"], atol=1e-6, rtol=0)
-        assert torch.equal(out["node_padding_mask"], ref["nd_prototype_padding_mask"])
-        assert torch.equal(out["node_view"] % 4, ref["nd_prototype_batch_index"] % 4)  # local view ids
-        assert torch.equal(out["pixel_fine"], ref["finehrchy_cluster_index"])
-        assert torch.equal(out["pixel_coarse"], ref["coarsehrchy_cluster_index"])
-        torch.testing.assert_close(out["fine_prob"], ref["finehrchy_nd_prototype_grouping_logit"], atol=1e-3, rtol=0)
-        torch.testing.assert_close(out["coarse_prob"], ref["coarsehrchy_nd_prototype_grouping_logit"], atol=1e-3,
+        assert torch.equal(seg.pixel_segment, ref["cluster_index"])
+        torch.testing.assert_close(hier.nodes.prototype, ref["nd_prototype"], atol=1e-6, rtol=0)
+        assert torch.equal(hier.nodes.padding_mask, ref["nd_prototype_padding_mask"])
+        assert torch.equal(hier.nodes.view % 4, ref["nd_prototype_batch_index"] % 4)  # local view ids
+        assert torch.equal(hier.fine.segment_label[seg.pixel_segment], ref["finehrchy_cluster_index"])
+        assert torch.equal(hier.coarse.segment_label[seg.pixel_segment], ref["coarsehrchy_cluster_index"])
+        torch.testing.assert_close(hier.fine.prob, ref["finehrchy_nd_prototype_grouping_logit"], atol=1e-3, rtol=0)
+        torch.testing.assert_close(hier.coarse.prob, ref["coarsehrchy_nd_prototype_grouping_logit"], atol=1e-3,
                                    rtol=0)
-        torch.testing.assert_close(out["fine_centroid"], ref["finehrchy_nd_prototype_grouping_centroid"],
+        torch.testing.assert_close(hier.fine.centroid, ref["finehrchy_nd_prototype_grouping_centroid"],
                                    atol=1e-3, rtol=0)
-        torch.testing.assert_close(out["coarse_centroid"], ref["coarsehrchy_nd_prototype_grouping_centroid"],
+        torch.testing.assert_close(hier.coarse.centroid, ref["coarsehrchy_nd_prototype_grouping_centroid"],
                                    atol=3e-3, rtol=0)
         outs.append(out)
         embeddings.append(emb)
 
     # Global bookkeeping: prototypes of every GPU's segments, and the segment -> group mappings.
     targets = ref_out["targets_after_gather"][0]
-    prototypes = torch.cat([o["segment_prototype"] for o in outs])
+    prototypes = torch.cat([o.segments.prototype for o in outs])
     torch.testing.assert_close(prototypes, targets["prototype"], atol=1e-6, rtol=0)
-    images = torch.cat([o["segment_view"] // 2 + 2 * g for g, o in enumerate(outs)])
+    images = torch.cat([o.segments.view // 2 + 2 * g for g, o in enumerate(outs)])
     for level in ("fine", "coarse"):
-        groups = torch.cat([o[f"segment_{level}"] for o in outs])
+        groups = torch.cat([getattr(o.hierarchy, level).segment_label for o in outs])
         dense = torch.unique(images * 100 + groups, return_inverse=True)[1]
         assert torch.equal(dense, targets[f"{level}hrchy_mapping_index"])
 
@@ -144,13 +152,7 @@ def _grouping(parity_dir, dtype):
     _, unexpected = model.load_state_dict(from_original(d["state_dict"]), strict=False)
     assert not unexpected
     model = model.to(dtype).train()
-    inp = d["inputs"]
-    region = inp["instance_label_resized"].clone()
-    region[inp["semantic_label_resized"] == 255] = -1
-    emb = inp["embedding"].to(dtype)
-    out = model.segment(emb, region)
-    model.group(emb, out)
-    return d, cfg, out
+    return d, cfg, _forward(model, d["inputs"]["embedding"].to(dtype), d["inputs"])
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
@@ -158,20 +160,21 @@ def test_grouping_at_recipe_width_matches_original(parity_dir, dtype):
     """Labels exact; probabilities within the original's own float32 error (float32) or 1e-10 (float64)."""
     d, cfg, out = _grouping(parity_dir, dtype)
     ref = d["outputs"]["float32" if dtype == torch.float32 else "float64"]
-    assert torch.equal(out["pixel_segment"], ref["cluster_index"])
-    assert torch.equal(out["node_padding_mask"], ref["nd_prototype_padding_mask"])
-    assert torch.equal(out["pixel_fine"], ref["finehrchy_cluster_index"])
-    assert torch.equal(out["pixel_coarse"], ref["coarsehrchy_cluster_index"])
+    seg, hier = out.segments, out.hierarchy
+    assert torch.equal(seg.pixel_segment, ref["cluster_index"])
+    assert torch.equal(hier.nodes.padding_mask, ref["nd_prototype_padding_mask"])
+    assert torch.equal(hier.fine.segment_label[seg.pixel_segment], ref["finehrchy_cluster_index"])
+    assert torch.equal(hier.coarse.segment_label[seg.pixel_segment], ref["coarsehrchy_cluster_index"])
     # The original's float32 grouping is ~1e-4 (fine) and ~2e-4 (coarse) away from its own float64 run.
     atol = 2e-4 if dtype == torch.float32 else 1e-10
-    torch.testing.assert_close(out["node_prototype"], ref["nd_prototype"], atol=1e-6 if dtype == torch.float32
+    torch.testing.assert_close(hier.nodes.prototype, ref["nd_prototype"], atol=1e-6 if dtype == torch.float32
                                else 1e-12, rtol=0)
-    torch.testing.assert_close(out["fine_prob"], ref["finehrchy_nd_prototype_grouping_logit"], atol=atol, rtol=0)
-    torch.testing.assert_close(out["coarse_prob"], ref["coarsehrchy_nd_prototype_grouping_logit"], atol=atol, rtol=0)
+    torch.testing.assert_close(hier.fine.prob, ref["finehrchy_nd_prototype_grouping_logit"], atol=atol, rtol=0)
+    torch.testing.assert_close(hier.coarse.prob, ref["coarsehrchy_nd_prototype_grouping_logit"], atol=atol, rtol=0)
     if dtype == torch.float64:
-        torch.testing.assert_close(out["fine_centroid"], ref["finehrchy_nd_prototype_grouping_centroid"],
+        torch.testing.assert_close(hier.fine.centroid, ref["finehrchy_nd_prototype_grouping_centroid"],
                                    atol=1e-10, rtol=0)
-        torch.testing.assert_close(out["coarse_centroid"], ref["coarsehrchy_nd_prototype_grouping_centroid"],
+        torch.testing.assert_close(hier.coarse.centroid, ref["coarsehrchy_nd_prototype_grouping_centroid"],
                                    atol=1e-10, rtol=0)
     else:
         terms = hsg_losses(out, cfg.train)
@@ -181,3 +184,60 @@ def test_grouping_at_recipe_width_matches_original(parity_dir, dtype):
                                    rtol=1e-5, atol=0)
         torch.testing.assert_close(terms["dmon"] + terms["collapse"] + terms["centroid_cont"],
                                    losses["clustering_loss"], rtol=1e-5, atol=0)
+
+
+@pytest.mark.parametrize("name", ["hsg_prediction_module_g1.pt", "hsg_prediction_module_g2.pt"])
+def test_loss_module_matches_original_with_gradients_to_every_input(parity_dir, name):
+    """The loss module alone on the original's GPU-0 inputs, each float input an independent leaf: every
+    term, and the gradient with respect to each input, local (pixels, groupings, centroids) and gathered
+    (prototypes and centroids of every GPU). The whole-step test above only sees the parameters' gradients."""
+    d = load_parity(parity_dir, name)
+    datas, targets = d["inputs"]["datas"], d["inputs"]["targets"]
+    leaf = {k: v.clone().requires_grad_(True) for k, v in {**datas, **{f"t_{k}": v for k, v in targets.items()}}.items()
+            if v.is_floating_point()}
+    cfg = get_default_config()
+    cfg.merge_from_list(STAGE2)
+    pixel_segment = datas["cluster_index"]  # GPU 0's segments come first in the global order
+    local_segments = int(pixel_segment.max()) + 1
+    view_of = targets["prototype_batch_index"][:local_segments]
+    segments = Segments(shape=(4, 8, 8), pixel_index=torch.arange(pixel_segment.numel()),
+                        pixel_embedding=leaf["cluster_embedding"], pixel_segment=pixel_segment, view=view_of,
+                        region=targets["prototype_instance_label"][:local_segments],
+                        prototype=leaf["t_prototype"][:local_segments])
+    nodes = NodeSets(datas["nd_prototype"], None, datas["nd_prototype_padding_mask"],
+                     datas["nd_prototype_batch_index"], None, None)
+    levels = {}
+    for level in ("fine", "coarse"):
+        levels[level] = Level(leaf[f"{level}hrchy_nd_prototype_grouping_logit"], None,
+                              leaf[f"{level}hrchy_nd_prototype_grouping_centroid"],
+                              targets[f"{level}hrchy_mapping_index"][:local_segments])
+    out = ModelOutput(None, segments, Hierarchy(nodes, levels["fine"], levels["coarse"]))
+
+    def gather(t):
+        """What torch.distributed would return on GPU 0: the fixture's gathered tensors."""
+        if t is segments.prototype:
+            return leaf["t_prototype"], 0
+        if t is segments.region:
+            return targets["prototype_instance_label"], 0
+        for level in ("fine", "coarse"):
+            if t is levels[level].segment_label:
+                return targets[f"{level}hrchy_mapping_index"], 0
+            if t.is_floating_point() and t.shape[0] == levels[level].centroid.shape[0] * levels[level].centroid.shape[2]:
+                gathered = leaf[f"t_{level}hrchy_nd_prototype_grouping_centroid"]
+                return l2_normalize(gathered.permute(0, 2, 1).reshape(-1, gathered.shape[1])), 0
+        assert not t.is_floating_point()  # the image of every segment
+        return targets["image_index"][targets["prototype_batch_index"]], 0
+
+    terms = hsg_losses(out, cfg.train, gather=gather)
+    ref = d["outputs"]
+    torch.testing.assert_close(terms["img_sim"], ref["img_sim_loss"], rtol=1e-5, atol=0)
+    torch.testing.assert_close(terms["fine_hrchy"] + terms["coarse_hrchy"], ref["hrchy_group_loss"], rtol=1e-5, atol=0)
+    torch.testing.assert_close(terms["dmon"] + terms["collapse"] + terms["centroid_cont"], ref["clustering_loss"],
+                               rtol=1e-5, atol=0)
+    torch.testing.assert_close(terms["accuracy"], ref["accuracy"])
+    total_loss(terms).backward()
+    grads = {**ref["grad_datas"], **{f"t_{k}": v for k, v in ref["grad_targets"].items()}}
+    assert set(grads) == set(leaf) - {"nd_prototype"}  # the kNN graph carries no gradient, as the original's
+    for key, expected in grads.items():
+        torch.testing.assert_close(leaf[key].grad, expected, atol=2e-3 * expected.abs().max().item(), rtol=0,
+                                   msg=key)

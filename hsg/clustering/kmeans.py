@@ -17,6 +17,8 @@ Conventions reproduced from the original (see docs/deviations.md for the list):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 
@@ -85,62 +87,81 @@ def legacy_nearest_resize(labels: torch.Tensor, size: tuple[int, int]) -> torch.
     return labels[..., rows[:, None], cols[None, :]]
 
 
-def kmeans_segments(embeddings: torch.Tensor, region: torch.Tensor, grid: tuple[int, int] | list[int],
-                    iterations: int) -> dict[str, torch.Tensor]:
+@dataclass
+class Segments:
+    """The segments of N views (k-means clusters intersected with the over-segmentation), over the P valid
+    pixels (view-major, row-major within a view) and S segments.
+
+    Segment ids are ordered by view, then k-means cluster, then region, as the original's.
+    """
+
+    shape: tuple[int, int, int]  # (N, h, w) of the embedding grid
+    pixel_index: torch.Tensor  # [P] flat index of each valid pixel into N*h*w
+    pixel_embedding: torch.Tensor  # [P, C] L2-normalised embedding (no location)
+    pixel_segment: torch.Tensor  # [P] segment id 0..S-1
+    view: torch.Tensor  # [S] view of each segment
+    region: torch.Tensor  # [S] over-segmentation region id of each segment (0 without one)
+    prototype: torch.Tensor  # [S, C] L2-normalised sum of the segment's pixel embeddings
+
+    @property
+    def count(self) -> int:
+        return int(self.view.numel())
+
+    def pixel_map(self, values: torch.Tensor) -> torch.Tensor:
+        """Per-pixel ``values [P]`` laid out as ``[N, h, w]`` maps, -1 where a pixel is not valid."""
+        n, h, w = self.shape
+        grid = torch.full((n * h * w,), -1, dtype=values.dtype, device=values.device)
+        grid[self.pixel_index] = values
+        return grid.view(n, h, w)
+
+
+def embedding_with_location(embeddings: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(L2norm(e) [N, h, w, C], L2norm(concat(L2norm(e), y, x)) [N, h*w, C+2])`` of raw embeddings
+    ``[N, C, h, w]``: the pixel embedding, and the vector k-means clusters (location keeps clusters
+    spatially coherent; it never enters the embedding itself)."""
+    n, c, h, w = embeddings.shape
+    if embeddings.dtype not in (torch.float32, torch.float64):
+        embeddings = embeddings.float()  # half-precision activations from autocast
+    emb = l2_normalize(embeddings.permute(0, 2, 3, 1))
+    loc = location_features(n, h, w, device=emb.device, dtype=emb.dtype)
+    return emb, l2_normalize(torch.cat([emb, loc], dim=-1)).reshape(n, h * w, c + 2)
+
+
+def kmeans_segments(embeddings: torch.Tensor, oversegmentation: torch.Tensor, grid: tuple[int, int] | list[int],
+                    iterations: int) -> Segments:
     """Segment every view by k-means on (embedding, location), intersected with its over-segmentation.
 
     Args:
         embeddings: ``[N, C, h, w]`` raw (unnormalised) embeddings.
-        region: ``[N, h, w]`` int64 over-segmentation ids at embedding resolution, ``-1`` = padding
-            (ignored everywhere). At inference pass zeros (and -1 on padding): segments = clusters.
+        oversegmentation: ``[N, h, w]`` int64 region ids at embedding resolution, ``-1`` = padding (ignored
+            everywhere). At inference pass zeros (and -1 on padding): segments = clusters.
         grid: k-means initial grid ``[ky, kx]``.
         iterations: k-means iterations.
-
-    Returns a dict over the P valid pixels (view-major, row-major within a view) and S segments:
-        ``pixel_embedding`` [P, C] L2-normalised embedding (no location);
-        ``pixel_embedding_with_loc`` [P, C+2] the vector k-means clustered;
-        ``pixel_index`` [P] flat index into ``N*h*w``; ``pixel_view`` [P];
-        ``pixel_segment`` [P] segment id in ``0..S-1``, ordered by view, then k-means cluster, then region;
-        ``pixel_cluster`` [P] the k-means label (0..K-1) of the pixel within its view;
-        ``segment_view``, ``segment_cluster``, ``segment_region`` [S].
     """
     n, c, h, w = embeddings.shape
-    if embeddings.dtype not in (torch.float32, torch.float64):
-        embeddings = embeddings.float()  # half-precision activations from autocast
-    emb = l2_normalize(embeddings.permute(0, 2, 3, 1))  # [N, h, w, C]
-    loc = location_features(n, h, w, device=emb.device, dtype=emb.dtype)
-    emb_loc = l2_normalize(torch.cat([emb, loc], dim=-1)).reshape(n, h * w, c + 2)
-    valid = (region >= 0).reshape(n, h * w)
-
+    emb, emb_loc = embedding_with_location(embeddings)
+    valid = (oversegmentation >= 0).reshape(n, h * w)
     init = grid_labels(h, w, grid, device=emb.device).reshape(-1)
     num_clusters = int(grid[0]) * int(grid[1])
     with torch.no_grad():
         labels = spherical_kmeans(emb_loc.detach(), valid, init, num_clusters, iterations)
 
-    flat_valid = valid.reshape(-1)
-    pixel_index = flat_valid.nonzero(as_tuple=True)[0]
+    pixel_index = valid.reshape(-1).nonzero(as_tuple=True)[0]
     pixel_view = torch.div(pixel_index, h * w, rounding_mode="floor")
     pixel_cluster = labels.reshape(-1)[pixel_index]
-    pixel_region = region.reshape(-1)[pixel_index]
+    pixel_region = oversegmentation.reshape(-1)[pixel_index]
 
     # Rank (view, cluster, region) triples: explicit mixed-radix keys sized from the data, so no id can
     # alias whatever the number of regions (the original packed with a fixed divisor of 2048).
     num_regions = int(pixel_region.max().item()) + 1 if pixel_region.numel() else 1
     key = (pixel_view * num_clusters + pixel_cluster) * num_regions + pixel_region
     unique_keys, pixel_segment = torch.unique(key, return_inverse=True)
-    segment_region = unique_keys % num_regions
-    vc = torch.div(unique_keys, num_regions, rounding_mode="floor")
-    return {
-        "pixel_embedding": emb.reshape(n * h * w, c)[pixel_index],
-        "pixel_embedding_with_loc": emb_loc.reshape(n * h * w, c + 2)[pixel_index],
-        "pixel_index": pixel_index,
-        "pixel_view": pixel_view,
-        "pixel_segment": pixel_segment,
-        "pixel_cluster": pixel_cluster,
-        "segment_view": torch.div(vc, num_clusters, rounding_mode="floor"),
-        "segment_cluster": vc % num_clusters,
-        "segment_region": segment_region,
-    }
+    pixel_embedding = emb.reshape(n * h * w, c)[pixel_index]
+    return Segments(
+        shape=(n, h, w), pixel_index=pixel_index, pixel_embedding=pixel_embedding, pixel_segment=pixel_segment,
+        view=torch.div(unique_keys, num_regions * num_clusters, rounding_mode="floor"),
+        region=unique_keys % num_regions,
+        prototype=segment_prototypes(pixel_embedding, pixel_segment, unique_keys.numel()))
 
 
 def segment_sums(values: torch.Tensor, segment: torch.Tensor, num_segments: int) -> torch.Tensor:
@@ -156,6 +177,6 @@ def segment_prototypes(pixel_embedding: torch.Tensor, pixel_segment: torch.Tenso
 
 
 __all__ = [
-    "grid_labels", "kmeans_segments", "l2_normalize", "legacy_nearest_resize", "location_features",
-    "segment_prototypes", "segment_sums", "spherical_kmeans",
+    "Segments", "embedding_with_location", "grid_labels", "kmeans_segments", "l2_normalize", "legacy_nearest_resize",
+    "location_features", "segment_prototypes", "segment_sums", "spherical_kmeans",
 ]

@@ -11,13 +11,27 @@ from __future__ import annotations
 import argparse
 import warnings
 
-from hsg.config.config import Config, load_config
+from hsg.config.config import Config, describe_keys, load_config
 from hsg.errors import ConfigError
+
+
+class _HelpConfig(argparse.Action):
+    """``--help-config``: print every config key with its default and what it means, then exit."""
+
+    def __init__(self, option_strings, dest, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="list every config key with its default and meaning, and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        for key, default, doc in describe_keys():
+            print(f"{key} = {default!r}\n    {doc}")
+        parser.exit()
 
 
 def base_parser(description: str, snapshot_required: bool = False) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--help-config", action=_HelpConfig)
     parser.add_argument("--cfg_path", default=None, help="YAML config file (overrides the defaults)")
     parser.add_argument("--opts", nargs="*", default=[], metavar="KEY=VALUE",
                         help="config overrides, e.g. train.base_lr=0.01 network.embedding_dim=64")

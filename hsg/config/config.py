@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from hsg.config.defaults import DEFAULTS, LEGACY_KEYS, K
+from hsg.config.defaults import DEFAULTS, LEGACY_KEYS, RENAMED_KEYS, K
 from hsg.errors import ConfigError
 from hsg.files import atomic_write
 
@@ -89,7 +89,8 @@ class Config(dict):
         return self
 
     def set_value(self, key: str, value: Any, source: str = "code") -> None:
-        """Validate one dotted key against the defaults, coerce its value and store it."""
+        """Validate one dotted key against the defaults and its rules, coerce its value and store it."""
+        key = RENAMED_KEYS.get(key, key)
         if key in LEGACY_KEYS:
             warnings.warn(f"{source}: config key '{key}' is from the original HSG and is ignored here "
                           f"({LEGACY_KEYS[key]})", stacklevel=3)
@@ -213,6 +214,16 @@ def _coerce(key: str, value: Any, spec: K, source: str) -> Any:
         raise fail(" or ".join(_type_name(t) for t in allowed))
     if spec.choices is not None and out not in spec.choices:
         raise ConfigError(f"{source}: config key '{key}' must be one of {list(spec.choices)}, got {value!r}")
+    numbers = out if isinstance(out, list) else [out]
+    if spec.low is not None and any(v < spec.low for v in numbers):
+        raise ConfigError(f"{source}: config key '{key}' must be >= {spec.low:g}"
+                          f"{' (every value)' if isinstance(out, list) else ''}, got {value!r}")
+    if spec.high is not None and any(v > spec.high for v in numbers):
+        raise ConfigError(f"{source}: config key '{key}' must be <= {spec.high:g}"
+                          f"{' (every value)' if isinstance(out, list) else ''}, got {value!r}")
+    problem = spec.check(out) if spec.check is not None else None
+    if problem:
+        raise ConfigError(f"{source}: config key '{key}' {problem}, got {value!r}")
     return out
 
 
@@ -247,5 +258,5 @@ def load_config(cfg_path: str | Path | None = None, opts: Iterable[str] = ()) ->
 
 
 def describe_keys() -> list[tuple[str, Any, str]]:
-    """(dotted key, default, doc) for every key, for ``--help-config`` and the docs."""
+    """(dotted key, default, doc) for every key, for ``--help-config`` of the entry scripts."""
     return [(k, spec.default, spec.doc) for k, spec in _SPECS.items()]

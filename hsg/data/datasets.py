@@ -1,8 +1,8 @@
 """The two-view training dataset and the evaluation dataset, both read from list files.
 
 Training (reference section 1.5/1.6): each item is two independent views (flip, scale, crop, colour)
-of one image and its over-segmentation; the region map goes through its view's geometry, so a region id
-names the same image region in both views. Ground-truth semantics are never read for training.
+of one image and its over-segmentation; the over-segmentation goes through its view's geometry, so a
+region id names the same image region in both views. Ground-truth semantics are never read for training.
 
 Randomness: every item draws a fresh ``numpy.random.Generator`` from the dataset's seed stream.
 :mod:`hsg.data.loader` reseeds that stream per (seed, rank, worker, epoch), so runs are reproducible and
@@ -24,41 +24,35 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from hsg.data import cityscapes
+from hsg.data.catalogue import cityscapes_train_ids, is_cityscapes_label_ids
 from hsg.data.io import check_same_size, read_image, read_label_map
 from hsg.data.lists import Sample, read_list
-from hsg.errors import BadSampleWarning, ConfigError, DataError
-from hsg.data.transforms import (augment_params_from_config, augment_view, crop_size_from, longer_side_size,
-                                 normalisation_from, pad_bottom_right, resize_nearest)
+from hsg.data.transforms import (augment_params_from_config, augment_view, longer_side_size, pad_bottom_right,
+                                 resize_nearest)
+from hsg.errors import BadSampleWarning, DataError
 
 
-def _int_key(cfg: Any, section: str, key: str, minimum: int) -> int:
-    value = cfg[section][key]
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ConfigError(f"{section}.{key} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def read_region(sample: Sample, image_shape: tuple[int, ...]) -> np.ndarray:
-    """The over-segmentation of a sample: int64, same size as the image, ids >= 0."""
-    assert sample.region is not None
-    region = read_label_map(sample.region, sample.where)
-    check_same_size(image_shape, region, sample.region, sample.image, sample.where)
-    if region.size and region.min() < 0:
-        raise DataError(sample.region, f"negative region ids (min {int(region.min())}); ids must be >= 0 "
-                                       f"because -1 marks padding", sample.where)
-    return region
+def read_oversegmentation(sample: Sample, image_shape: tuple[int, ...]) -> np.ndarray:
+    """The over-segmentation of a sample: int64 region ids >= 0, same size as the image."""
+    path = sample.oversegmentation
+    assert path is not None
+    regions = read_label_map(path, sample.where, rgb_ids=True).astype(np.int64)
+    check_same_size(image_shape, regions, path, sample.image, sample.where)
+    if regions.size and regions.min() < 0:
+        raise DataError(path, f"negative region ids (min {int(regions.min())}); ids must be >= 0 because -1 "
+                              f"marks padding", sample.where)
+    return regions
 
 
 def read_semantic(sample: Sample, image_shape: tuple[int, ...], num_classes: int, ignore: int) -> np.ndarray:
     """The ground truth of a sample as int64 class ids (Cityscapes labelIds converted to trainIds)."""
     if sample.semantic_label is None:
         return np.full(image_shape[:2], ignore, dtype=np.int64)
-    label = read_label_map(sample.semantic_label, sample.where)
+    label = read_label_map(sample.semantic_label, sample.where).astype(np.int64)
     check_same_size(image_shape, label, sample.semantic_label, sample.image, sample.where)
-    if cityscapes.is_label_ids_file(sample.semantic_label):
+    if is_cityscapes_label_ids(sample.semantic_label):
         try:
-            label = cityscapes.label_ids_to_train_ids(label)
+            label = cityscapes_train_ids(label)
         except ValueError as e:
             raise DataError(sample.semantic_label, str(e), sample.where) from None
     bad = (label < 0) | ((label >= num_classes) & (label != ignore))
@@ -70,16 +64,17 @@ def read_semantic(sample: Sample, image_shape: tuple[int, ...], num_classes: int
 
 
 class TrainDataset(Dataset):
-    """Two augmented views per image with their region maps (list lines need the region column)."""
+    """Two augmented views per image with their over-segmentations (list lines need column 3)."""
 
     def __init__(self, cfg: Any, data_dir: str, data_list: str, return_geometry: bool = False) -> None:
         self.params = augment_params_from_config(cfg)
-        self.skip_bad = bool(cfg["dataset"]["skip_bad_samples"])
+        self.skip_bad = cfg.dataset.skip_bad_samples
         self.return_geometry = return_geometry
-        self.samples = read_list(data_list, data_dir, require=("image", "region"), check_exists=not self.skip_bad)
+        self.samples = read_list(data_list, data_dir, require=("image", "oversegmentation"),
+                                 check_exists=not self.skip_bad)
         # One byte per sample in shared memory: workers mark bad samples, the trainer reads the count.
         self._bad = torch.zeros(len(self.samples), dtype=torch.uint8).share_memory_()
-        self.seed(_seed_of(cfg))
+        self.seed(cfg.seed)
 
     def seed(self, seed: int, epoch: int = 0) -> None:
         """Select an epoch's augmentation streams: sample ``i`` draws from its own generator seeded with
@@ -96,10 +91,10 @@ class TrainDataset(Dataset):
         return [self.samples[i] for i in np.flatnonzero(self._bad.numpy())]
 
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """Read and check the image (uint8 RGB) and region map (int64) of one list line."""
+        """Read and check the image (uint8 RGB) and over-segmentation (int64) of one list line."""
         sample = self.samples[index]
         image = read_image(sample.image, sample.where)
-        return image, read_region(sample, image.shape)
+        return image, read_oversegmentation(sample, image.shape)
 
     def _load_good(self, index: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         if not self.skip_bad:
@@ -121,12 +116,12 @@ class TrainDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         rng = np.random.default_rng([*self._stream_key, int(index)])
-        image, region = self._load_good(index, rng)
+        image, oversegmentation = self._load_good(index, rng)
         image = image.astype(np.float32) / 255  # the original's float [0, 1] image, before any warp
-        views = [augment_view(image, region, rng, self.params) for _ in range(2)]
+        views = [augment_view(image, oversegmentation, rng, self.params) for _ in range(2)]
         item: dict[str, Any] = {
             "image": torch.from_numpy(np.stack([v[0] for v in views])),
-            "region": torch.from_numpy(np.stack([v[1] for v in views])),
+            "oversegmentation": torch.from_numpy(np.stack([v[1] for v in views])),
             # The requested index, also for a substituted sample: ids stay unique within a batch.
             "image_id": torch.tensor([index, index], dtype=torch.int64),
         }
@@ -135,25 +130,18 @@ class TrainDataset(Dataset):
         return item
 
 
-def _seed_of(cfg: Any) -> int:
-    value = cfg["seed"]
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ConfigError(f"seed must be a non-negative integer, got {value!r}")
-    return int(value)
-
-
 class EvalDataset(Dataset):
     """Images resized to ``test.image_size`` (longer side) and padded, with full-resolution ground truth."""
 
-    def __init__(self, cfg: Any, data_dir: str, data_list: str, with_region: bool = False) -> None:
-        self.image_size = _int_key(cfg, "test", "image_size", 0)
-        self.crop_size = crop_size_from(cfg, "test.crop_size")
-        self.mean, self.std = normalisation_from(cfg)
-        self.num_classes = _int_key(cfg, "dataset", "num_classes", 1)
-        self.ignore = _int_key(cfg, "dataset", "semantic_ignore_index", 0)
-        self.with_region = with_region
-        self.skip_bad = bool(cfg["dataset"]["skip_bad_samples"])
-        require = ("image", "region") if with_region else ("image",)
+    def __init__(self, cfg: Any, data_dir: str, data_list: str, with_oversegmentation: bool = False) -> None:
+        self.image_size = cfg.test.image_size
+        self.crop_size = tuple(cfg.test.crop_size)
+        self.mean, self.std = cfg.network.pixel_means, cfg.network.pixel_stds
+        self.num_classes = cfg.dataset.num_classes
+        self.ignore = cfg.dataset.semantic_ignore_index
+        self.with_oversegmentation = with_oversegmentation
+        self.skip_bad = cfg.dataset.skip_bad_samples
+        require = ("image", "oversegmentation") if with_oversegmentation else ("image",)
         samples = read_list(data_list, data_dir, require=require,
                             check_exists=() if self.skip_bad else require + ("semantic_label",))
         self.bad_samples: list[Sample] = []
@@ -181,12 +169,12 @@ class EvalDataset(Dataset):
     def _load(self, sample: Sample) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         image = read_image(sample.image, sample.where)
         label = read_semantic(sample, image.shape, self.num_classes, self.ignore)
-        region = read_region(sample, image.shape) if self.with_region else None
-        return image, label, region
+        regions = read_oversegmentation(sample, image.shape) if self.with_oversegmentation else None
+        return image, label, regions
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         sample = self.samples[index]
-        image, label, region = self._load(sample)
+        image, label, regions = self._load(sample)
         orig = image.shape[:2]
         valid = longer_side_size(orig, self.image_size) if self.image_size > 0 else orig
         std = np.asarray(self.std, np.float32)
@@ -195,14 +183,14 @@ class EvalDataset(Dataset):
         if valid != orig:
             x = cv2.resize(x, (valid[1], valid[0]), interpolation=cv2.INTER_LINEAR)
         x = pad_bottom_right(x, self.crop_size, 0.0)
-        if region is not None:
-            region = pad_bottom_right(resize_nearest(region, valid), self.crop_size, -1)
+        if regions is not None:
+            regions = pad_bottom_right(resize_nearest(regions, valid), self.crop_size, -1)
         return {
             "image": torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1))),
             "valid_size": (int(valid[0]), int(valid[1])),
             "orig_size": (int(orig[0]), int(orig[1])),
             "semantic_label": torch.from_numpy(label),
-            "region": None if region is None else torch.from_numpy(np.ascontiguousarray(region)),
+            "oversegmentation": None if regions is None else torch.from_numpy(np.ascontiguousarray(regions)),
             "name": sample.name,
             "image_path": sample.image,
         }
@@ -213,7 +201,7 @@ def train_collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     # default_collate stacks straight into shared memory inside a worker (one copy instead of two);
     # [B, 2, ...] -> [2B, ...] is a view, which gives the interleaved order.
     batch: dict[str, Any] = {key: default_collate([item[key] for item in items]).flatten(0, 1)
-                             for key in ("image", "region", "image_id")}
+                             for key in ("image", "oversegmentation", "image_id")}
     if "geometry" in items[0]:
         batch["geometry"] = [g for item in items for g in item["geometry"]]
     return batch
@@ -231,11 +219,11 @@ def _stack_padded(tensors: list[torch.Tensor], value: float) -> torch.Tensor:
 
 
 def eval_collate(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stack images (and regions) on a common canvas, padding with 0 (-1); keep the rest as lists."""
-    regions = [item["region"] for item in items]
+    """Stack images (and over-segmentations) on a common canvas, padding with 0 (-1); keep the rest as lists."""
+    regions = [item["oversegmentation"] for item in items]
     return {
         "image": _stack_padded([item["image"] for item in items], 0.0),
-        "region": None if any(r is None for r in regions) else _stack_padded(regions, -1),
+        "oversegmentation": None if any(r is None for r in regions) else _stack_padded(regions, -1),
         "valid_size": [item["valid_size"] for item in items],
         "orig_size": [item["orig_size"] for item in items],
         "semantic_label": [item["semantic_label"] for item in items],
@@ -244,5 +232,5 @@ def eval_collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-__all__ = ["TrainDataset", "EvalDataset", "train_collate", "eval_collate", "read_region",
+__all__ = ["TrainDataset", "EvalDataset", "train_collate", "eval_collate", "read_oversegmentation",
            "read_semantic"]

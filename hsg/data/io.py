@@ -94,25 +94,44 @@ def image_size(path: str | os.PathLike, where: str | None = None) -> tuple[int, 
     return h, w
 
 
-def read_label_map(path: str | os.PathLike, where: str | None = None) -> np.ndarray:
-    """Read an integer label map as int64 ``[H, W]``, ids unchanged.
+def _png_kind(data: np.ndarray) -> tuple[int, int] | None:
+    """``(bit depth, colour type)`` from a PNG's IHDR chunk, or None for anything else."""
+    head = data[:26].tobytes()
+    if len(head) < 26 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    return head[24], head[25]
 
-    Accepted: 8-bit grayscale or palette PNGs (the palette index is the label), 16-bit PNGs, 32-bit
-    integer images (e.g. TIFF) and RGB images holding COCO-panoptic encoded ids.
+
+def read_label_map(path: str | os.PathLike, where: str | None = None, rgb_ids: bool = False) -> np.ndarray:
+    """Read an integer label map ``[H, W]`` with its ids unchanged, in the file's integer dtype.
+
+    This is the one reader of label files (ground truth, predictions, over-segmentations) in hsg.
+    Accepted: 8-bit grayscale, palette (the palette index is the label) and 1-bit PNGs, 16-bit PNGs and
+    32-bit integer images (e.g. TIFF). ``rgb_ids`` also accepts RGB images holding COCO-panoptic encoded
+    ids ``R + 256 G + 256^2 B`` (returned as int64); otherwise an RGB file is an error, because a colour
+    picture of labels is not a label map. Plain grayscale PNGs are decoded by OpenCV, which releases the
+    GIL, so that scoring threads read in parallel; everything else goes through Pillow.
     """
     path = str(path)
+    data = _read_bytes(path, where)
+    if _png_kind(data) in ((8, 0), (16, 0)) and not _tail_is_missing(data):
+        arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        if arr is not None and arr.ndim == 2:
+            return arr
+    if data.size == 0:
+        raise DataError(path, "unreadable or truncated image: the file is empty", where)
     with _open_pil(path, where) as img:
         mode = img.mode
-        if mode in ("L", "P", "1"):
-            arr = np.asarray(img if mode != "1" else img.convert("L")).astype(np.int64)
-        elif mode.startswith("I"):  # "I", "I;16", "I;16B", ...
-            arr = np.asarray(img).astype(np.int64)
-        elif mode in ("RGB", "RGBA"):
+        if mode == "1":
+            arr = np.asarray(img).astype(np.uint8)  # bool pixels: 0 and 1 (convert("L") would give 255)
+        elif mode in ("L", "P") or mode.startswith("I"):  # "I", "I;16", "I;16B", ...
+            arr = np.asarray(img)
+        elif mode in ("RGB", "RGBA") and rgb_ids:
             rgb = np.asarray(img.convert("RGB")).astype(np.int64)
             arr = rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2]
         else:
-            raise DataError(path, f"unsupported label image mode '{mode}' (expected an integer or RGB image)",
-                            where)
+            raise DataError(path, f"a label map must be single-channel (8-bit grayscale, palette, 1-bit or "
+                                  f"16/32-bit integers), got mode {mode}", where)
     if arr.ndim != 2:
         raise DataError(path, f"a label map must be 2-D, got shape {arr.shape}", where)
     return arr

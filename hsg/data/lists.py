@@ -1,26 +1,32 @@
-"""List files: one sample a line, ``image [semantic_label [region]]``, paths relative to the data root.
+"""List files: one sample a line, ``image [semantic_label [oversegmentation]]``, paths relative to the data
+root.
 
-This is the original HSG format (three space-separated columns) read as it is, plus two relaxations
-that make hand-made and tool-made lists safer: a column may be ``-`` for "absent", and blank lines and
-``#`` comments are skipped. Every record remembers its list file and line so that any later error
-(missing file, wrong size, bad labels) can point at the line to fix.
+This is the original HSG format (three space-separated columns) read as it is, plus relaxations that make
+hand-made and tool-made lists safer:
 
-:func:`seginst_path_for` is the single rule for where a dataset keeps the over-segmentation of an
-image; ``pyenv/make_lists.py`` writes it into column 3 and the over-segmentation tool writes masks there.
+* a column may be ``-`` for "absent";
+* blank lines and lines starting with ``#`` are skipped;
+* a path that contains spaces is written in double quotes (``"my photos/a.jpg" - "oversegmentation/my
+  photos/a.png"``); :func:`write_list` quotes such paths itself. A path cannot contain a double quote.
+
+Every record remembers its list file and line, so that any later error (missing file, wrong size, bad
+labels) points at the line to fix. Where a dataset keeps over-segmentations is decided by
+:func:`hsg.data.catalogue.oversegmentation_path`.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import Iterable
 
 from hsg.errors import DataError
+from hsg.files import atomic_write
 
-COLUMNS = ("image", "semantic_label", "region")
+COLUMNS = ("image", "semantic_label", "oversegmentation")
 ABSENT = "-"
-DATASETS = ("voc12", "coco", "cityscapes", "folder")
+_FIELD = re.compile(r'"([^"]*)"|(\S+)')
 
 
 @dataclass(frozen=True)
@@ -29,7 +35,7 @@ class Sample:
 
     image: str
     semantic_label: str | None
-    region: str | None
+    oversegmentation: str | None
     name: str
     list_file: str
     line: int
@@ -64,13 +70,25 @@ def sample_name(image_entry: str, data_dir: str) -> str:
     return os.path.splitext(path.replace(os.sep, "/"))[0]
 
 
+def split_fields(text: str) -> list[str]:
+    """The columns of one line: whitespace-separated; a double-quoted field may hold spaces.
+
+    Raises ValueError on a quote that does not enclose a whole field."""
+    fields = []
+    for match in _FIELD.finditer(text):
+        fields.append(match.group(1) if match.group(1) is not None else match.group(2))
+    if any('"' in f for f in fields) or " ".join(fields).count('"'):
+        raise ValueError("a double quote must enclose a whole path")
+    return fields
+
+
 def read_list(path: str | os.PathLike, data_dir: str | os.PathLike, require: Iterable[str] = ("image",),
               check_exists: bool | Iterable[str] = True) -> list[Sample]:
     """Parse a list file into :class:`Sample` records.
 
-    ``require`` names the columns the caller needs (training needs ``"region"``); a line without one
-    of them is an error. ``check_exists`` names the columns whose files must exist, checked now so that
-    a typo fails at start-up instead of hours into training (True: the required columns; an absent
+    ``require`` names the columns the caller needs (training needs ``"oversegmentation"``); a line without
+    one of them is an error. ``check_exists`` names the columns whose files must exist, checked now so
+    that a typo fails at start-up instead of hours into training (True: the required columns; an absent
     optional column is not checked). Columns the caller does not read are never checked: the original's
     training lists hold placeholders in column 2.
     """
@@ -97,20 +115,24 @@ def read_list(path: str | os.PathLike, data_dir: str | os.PathLike, require: Ite
         if not text or text.startswith("#"):
             continue
         where = f"{path}:{number}"
-        fields = text.split()
+        try:
+            fields = split_fields(text)
+        except ValueError as e:
+            raise DataError(path, f"line {number}: {e} (quote paths that hold spaces): {text!r}") from None
         if len(fields) > len(COLUMNS):
             raise DataError(path, f"line {number} has {len(fields)} columns, expected at most {len(COLUMNS)} "
-                                  f"(image semantic_label region): {text!r}")
+                                  f"(image semantic_label oversegmentation; quote paths that hold spaces): "
+                                  f"{text!r}")
         fields += [ABSENT] * (len(COLUMNS) - len(fields))
         if fields[0] == ABSENT:
             raise DataError(path, f"line {number} has no image path (column 1 is '-')")
         for column in require:
             if fields[COLUMNS.index(column)] == ABSENT:
                 raise DataError(path, f"line {number} has no {column} column (needs {len(COLUMNS)} columns "
-                                      f"'image semantic_label region', '-' only where absent is allowed): "
-                                      f"{text!r}")
+                                      f"'image semantic_label oversegmentation', '-' only where absent is "
+                                      f"allowed): {text!r}")
         resolved = [_resolve(field, data_dir) for field in fields]
-        sample = Sample(image=resolved[0], semantic_label=resolved[1], region=resolved[2],
+        sample = Sample(image=resolved[0], semantic_label=resolved[1], oversegmentation=resolved[2],
                         name=sample_name(fields[0], data_dir), list_file=path, line=number)
         for column in checked:
             file = sample.path_of(column)
@@ -122,54 +144,23 @@ def read_list(path: str | os.PathLike, data_dir: str | os.PathLike, require: Ite
     return samples
 
 
-# ------------------------------------------------------------------------------------------ layouts
-def _split_at(image_rel: str, marker: str, dataset: str) -> tuple[PurePosixPath, PurePosixPath]:
-    parts = PurePosixPath(image_rel.replace(os.sep, "/")).parts
-    if marker not in parts:
-        raise ValueError(f"{dataset} image path {image_rel!r} has no '{marker}' folder")
-    i = parts.index(marker)
-    return PurePosixPath(*parts[:i]) if i else PurePosixPath(), PurePosixPath(*parts[i + 1:])
+def _quoted(field: str) -> str:
+    if not field or '"' in field or "\n" in field:
+        raise ValueError(f"cannot write list field {field!r}: empty, or holds a double quote or a newline")
+    return f'"{field}"' if any(ch.isspace() for ch in field) else field
 
 
-def seginst_path_for(dataset: str, image_rel: str, seginst_dir: str) -> str:
-    """Where ``dataset`` keeps the over-segmentation of ``image_rel`` (both relative to the data root).
-
-    * voc12: ``[root/]VOC2012/JPEGImages/<id>.jpg`` -> ``[root/]VOC2012/<seginst_dir>/<id>.png``
-    * coco: ``[root/]MSCOCO/images/<split>/<id>.jpg`` -> ``[root/]MSCOCO/seginst/<seginst_dir>/<split>/<id>.png``
-    * cityscapes: ``[root/]leftImg8bit/<split>/<city>/<name>.png`` -> ``[root/]seginst/<seginst_dir>/<name>.png``
-      (one flat folder, as the original's PMI masks)
-    * folder: ``<relpath>.<ext>`` -> ``<seginst_dir>/<relpath>.png``
-    """
-    if dataset == "voc12":
-        prefix, rest = _split_at(image_rel, "JPEGImages", dataset)
-        out = prefix / seginst_dir / rest.with_suffix(".png")
-    elif dataset == "coco":
-        prefix, rest = _split_at(image_rel, "images", dataset)
-        out = prefix / "seginst" / seginst_dir / rest.with_suffix(".png")
-    elif dataset == "cityscapes":
-        prefix, rest = _split_at(image_rel, "leftImg8bit", dataset)
-        out = prefix / "seginst" / seginst_dir / rest.with_suffix(".png").name
-    elif dataset == "folder":
-        rel = PurePosixPath(image_rel.replace(os.sep, "/"))
-        if rel.is_absolute() or ".." in rel.parts:
-            raise ValueError(f"folder image path {image_rel!r} must be relative to the data root")
-        out = PurePosixPath(seginst_dir) / rel.with_suffix(".png")
-    else:
-        raise ValueError(f"unknown dataset {dataset!r}; expected one of {DATASETS}")
-    return str(out)
-
-
-def write_list(path: str | os.PathLike, rows: Iterable[tuple[str, str, str]]) -> int:
-    """Write three-column rows (``-`` for an absent column) and return the number of lines."""
-    rows = list(rows)
+def write_list(path: str | os.PathLike, rows: Iterable[tuple[str, ...]]) -> int:
+    """Write rows of up to three columns (``-`` for an absent one; paths with spaces are quoted) and return
+    the number of lines."""
+    lines = []
     for row in rows:
-        if len(row) != len(COLUMNS) or any((not c) or any(ch.isspace() for ch in c) for c in row):
-            raise ValueError(f"cannot write list row {row!r}: three non-empty columns without whitespace needed")
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        f.writelines(" ".join(row) + "\n" for row in rows)
-    return len(rows)
+        if not 1 <= len(row) <= len(COLUMNS):
+            raise ValueError(f"cannot write list row {row!r}: 1 to {len(COLUMNS)} columns needed")
+        lines.append(" ".join(_quoted(str(c)) for c in row) + "\n")
+    with atomic_write(path, "w") as f:
+        f.writelines(lines)
+    return len(lines)
 
 
-__all__ = ["Sample", "COLUMNS", "ABSENT", "DATASETS", "read_list", "sample_name", "seginst_path_for",
-           "write_list"]
+__all__ = ["ABSENT", "COLUMNS", "Sample", "read_list", "sample_name", "split_fields", "write_list"]

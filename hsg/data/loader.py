@@ -15,6 +15,7 @@ OpenCV to one thread in the main process, before the workers are forked, and the
 
 from __future__ import annotations
 
+import os
 import random
 from typing import Any, Iterator
 
@@ -24,7 +25,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 
 from hsg.data.datasets import eval_collate, train_collate
-from hsg.errors import ConfigError, DataError
+from hsg.errors import DataError
 
 
 class ShardSampler(Sampler[int]):
@@ -137,10 +138,13 @@ class TrainLoader(DataLoader):
             epoch, skip = epoch + 1, 0
 
 
-def _num_workers(value: Any, key: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ConfigError(f"{key} must be a non-negative integer, got {value!r}")
-    return value
+def worker_count(setting: int, processes_per_machine: int = 1) -> int:
+    """DataLoader workers for the config's ``num_workers``: itself when >= 0; for -1, one per CPU core
+    available to each of the processes on this machine, at most 8."""
+    if setting >= 0:
+        return setting
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(8, cores // max(1, processes_per_machine)))
 
 
 def build_train_loader(cfg: Any, dataset: Dataset, rank: int, world_size: int, batch_size_per_process: int,
@@ -155,21 +159,21 @@ def build_train_loader(cfg: Any, dataset: Dataset, rank: int, world_size: int, b
                         f"{len(dataset)} training samples give {per_rank} per process over {world_size} "
                         f"process(es), fewer than one batch of {batch_size_per_process}; lower "
                         f"train.batch_size or add images")
-    sampler = ShardSampler(len(dataset), rank, world_size, seed, shuffle=bool(cfg["train"]["shuffle"]))
-    return TrainLoader(dataset, batch_size_per_process, sampler, _num_workers(cfg["num_threads"], "num_threads"),
+    sampler = ShardSampler(len(dataset), rank, world_size, seed, shuffle=cfg.train.shuffle)
+    local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    return TrainLoader(dataset, batch_size_per_process, sampler, worker_count(cfg.num_workers, local_processes),
                        seed, rank)
 
 
-def build_eval_loader(cfg: Any, dataset: Dataset, num_workers: int, batch_size: int | None = None) -> DataLoader:
-    """In-order evaluation loader, ``test.batch_size`` (or ``batch_size``) images a batch, nothing dropped."""
-    batch = cfg["test"]["batch_size"] if batch_size is None else batch_size
-    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
-        raise ConfigError(f"test.batch_size must be a positive integer, got {batch!r}")
-    workers = _num_workers(num_workers, "num_workers")
+def build_eval_loader(cfg: Any, dataset: Dataset, batch_size: int | None = None) -> DataLoader:
+    """In-order evaluation loader, ``test.batch_size`` (or ``batch_size``) images a batch, nothing dropped,
+    with ``num_workers`` workers."""
+    batch = cfg.test.batch_size if batch_size is None else batch_size
+    workers = worker_count(cfg.num_workers)
     _one_opencv_thread_per_worker(workers)
     return DataLoader(dataset, batch_size=batch, shuffle=False, num_workers=workers, collate_fn=eval_collate,
                       pin_memory=torch.cuda.is_available())
 
 
 __all__ = ["ShardSampler", "TrainLoader", "build_train_loader", "build_eval_loader", "seed_process",
-           "stream_entropy"]
+           "stream_entropy", "worker_count"]

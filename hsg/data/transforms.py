@@ -2,12 +2,12 @@
 
 Training view (the original's distribution, reference section 1.5): horizontal flip (p 0.5), scale
 ``r ~ U(scale_range)`` to ``(int(r h), int(r w))``, pad bottom/right to the crop (image with the pixel
-mean, region with -1), random crop, colour jitter in random order (p 0.8), grayscale (p 0.2), normalise.
+mean, over-segmentation with -1), random crop, colour jitter in random order (p 0.8), grayscale (p 0.2), normalise.
 
 Flip, scale, pad and crop are folded into one affine warp that produces only the crop, so a 4x
 upscaled image is never materialised. The warp samples exactly where ``cv2.resize`` (bilinear) samples
 the flipped image, including its edge clamping; OpenCV's warp quantises sample positions to 1/32 pixel,
-which is the only difference. The region map is gathered with integer indices using the nearest rule of
+which is the only difference. The over-segmentation is gathered with integer indices using the nearest rule of
 ``cv2.resize`` (``src = floor(dst * src_size / dst_size)``), so ids are copied, never interpolated, and
 any integer id (not just < 2048 or < 65536) survives.
 
@@ -26,7 +26,6 @@ from typing import Any
 import cv2
 import numpy as np
 
-from hsg.errors import ConfigError
 
 # PIL's luma (19595 R + 38470 G + 7471 B + 2^15) >> 16 as one float32 matrix: every product and partial
 # sum is an integer below 2^24 times a power of two, so float32 holds it exactly and truncation gives
@@ -57,66 +56,13 @@ class AugmentParams:
         return (self.jitter_prob > 0 and any(j > 0 for j in self.jitter)) or self.grayscale_prob > 0
 
 
-def _numbers(cfg: Any, key: str, n: int) -> tuple[float, ...]:
-    value = _dotted(cfg, key)
-    if not isinstance(value, (list, tuple)) or len(value) != n or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-        raise ConfigError(f"{key} must be a list of {n} numbers, got {value!r}")
-    return tuple(float(v) for v in value)
-
-
-def _dotted(cfg: Any, key: str) -> Any:
-    node = cfg
-    for part in key.split("."):
-        node = node[part]
-    return node
-
-
-def _probability(cfg: Any, key: str) -> float:
-    value = _dotted(cfg, key)
-    if isinstance(value, bool):  # the original's random_grayscale was a switch: True meant p = 0.2
-        raise ConfigError(f"{key} must be a probability in [0, 1], got {value!r}")
-    if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise ConfigError(f"{key} must be a probability in [0, 1], got {value!r}")
-    return float(value)
-
-
-def crop_size_from(cfg: Any, key: str) -> tuple[int, int]:
-    """A [height, width] pair of positive integers from the config (a single integer means square)."""
-    value = _dotted(cfg, key)
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = [value, value]
-    if (not isinstance(value, (list, tuple)) or len(value) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
-        raise ConfigError(f"{key} must be [height, width] with positive integers, got {value!r}")
-    return int(value[0]), int(value[1])
-
-
-def normalisation_from(cfg: Any) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    mean = _numbers(cfg, "network.pixel_means", 3)
-    std = _numbers(cfg, "network.pixel_stds", 3)
-    if min(std) <= 0:
-        raise ConfigError(f"network.pixel_stds must be positive, got {list(std)}")
-    return mean, std
-
-
 def augment_params_from_config(cfg: Any) -> AugmentParams:
-    """Read and check the train.* augmentation keys; a bad value names its key."""
-    t = cfg["train"]
-    mean, std = normalisation_from(cfg)
-    scale_range = _numbers(cfg, "train.scale_range", 2)
-    if not 0 < scale_range[0] <= scale_range[1]:
-        raise ConfigError(f"train.scale_range must be [min, max] with 0 < min <= max, got {list(scale_range)}")
-    jitter = _numbers(cfg, "train.color_jitter", 4)
-    if min(jitter) < 0 or jitter[3] > 0.5:
-        raise ConfigError(f"train.color_jitter must be [brightness, contrast, saturation, hue] >= 0 with "
-                          f"hue <= 0.5, got {list(jitter)}")
+    """The train.* augmentation keys (their ranges were checked when the config loaded)."""
+    t, net = cfg.train, cfg.network
     return AugmentParams(
-        crop_size=crop_size_from(cfg, "train.crop_size"), mean=mean, std=std,  # type: ignore[arg-type]
-        mirror=bool(t["random_mirror"]), scale=bool(t["random_scale"]), crop=bool(t["random_crop"]),
-        scale_range=scale_range, jitter=jitter,  # type: ignore[arg-type]
-        jitter_prob=_probability(cfg, "train.color_jitter_prob"),
-        grayscale_prob=_probability(cfg, "train.random_grayscale"))
+        crop_size=tuple(t.crop_size), mean=tuple(net.pixel_means), std=tuple(net.pixel_stds),
+        mirror=t.random_mirror, scale=t.random_scale, crop=t.random_crop, scale_range=tuple(t.scale_range),
+        jitter=tuple(t.color_jitter), jitter_prob=t.color_jitter_prob, grayscale_prob=t.random_grayscale)
 
 
 # ------------------------------------------------------------------------------------------ geometry
@@ -184,14 +130,14 @@ def _nearest_index(size_out: int, size_in: int, offset: int, length: int) -> tup
     return np.where(valid, src, 0), valid
 
 
-def warp_region(region: np.ndarray, geom: Geometry, pad_value: int = -1) -> np.ndarray:
+def warp_labels(labels: np.ndarray, geom: Geometry, pad_value: int = -1) -> np.ndarray:
     """Apply a view's geometry to an integer map with nearest sampling; padding gets ``pad_value``."""
     h, w = geom.source
     rows, valid_r = _nearest_index(geom.resized[0], h, geom.offset[0], geom.crop[0])
     cols, valid_c = _nearest_index(geom.resized[1], w, geom.offset[1], geom.crop[1])
     if geom.flip:
         cols = w - 1 - cols
-    out = region.take(rows, axis=0).take(cols, axis=1).astype(np.int64, copy=False)
+    out = labels.take(rows, axis=0).take(cols, axis=1).astype(np.int64, copy=False)
     out[~valid_r] = pad_value
     out[:, ~valid_c] = pad_value
     return out
@@ -285,20 +231,20 @@ def normalise(image: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]
     return out
 
 
-def augment_view(image: np.ndarray, region: np.ndarray, rng: np.random.Generator, params: AugmentParams,
+def augment_view(image: np.ndarray, oversegmentation: np.ndarray, rng: np.random.Generator, params: AugmentParams,
                  ) -> tuple[np.ndarray, np.ndarray, Geometry]:
-    """One training view of a float32 [0, 1] image and its region map.
+    """One training view of a float32 [0, 1] image and its over-segmentation.
 
-    Returns the normalised ``[3, S, S]`` float32 image, the ``[S, S]`` int64 region map (-1 on padding)
+    Returns the normalised ``[3, S, S]`` float32 image, the ``[S, S]`` int64 region ids (-1 on padding)
     and the :class:`Geometry` that maps the view back onto the source image.
     """
     geom = sample_geometry(rng, image.shape[:2], params)
     view = warp_image(image, geom, params.mean)
-    view_region = warp_region(region, geom)
+    view_oversegmentation = warp_labels(oversegmentation, geom)
     if params.colour_enabled:
         # The original wraps the view as a PIL image: (x * 255).astype(uint8) truncates.
         view = colour_augment((view * 255).astype(np.uint8), rng, params)
-    return normalise(view, params.mean, params.std), view_region, geom
+    return normalise(view, params.mean, params.std), view_oversegmentation, geom
 
 
 # ------------------------------------------------------------------------------------------ evaluation
@@ -320,7 +266,7 @@ def pad_bottom_right(array: np.ndarray, size: tuple[int, int], value: float | in
     return out
 
 
-__all__ = ["AugmentParams", "Geometry", "augment_params_from_config", "crop_size_from", "normalisation_from",
-           "sample_geometry", "warp_image", "warp_region", "resize_nearest", "luma", "adjust_brightness",
+__all__ = ["AugmentParams", "Geometry", "augment_params_from_config",
+           "sample_geometry", "warp_image", "warp_labels", "resize_nearest", "luma", "adjust_brightness",
            "adjust_contrast", "adjust_saturation", "adjust_hue", "to_grayscale", "color_jitter",
            "colour_augment", "normalise", "augment_view", "longer_side_size", "pad_bottom_right"]

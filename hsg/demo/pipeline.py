@@ -7,21 +7,26 @@ same library functions that the entry scripts call, so it exercises the real pip
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from hsg.config import Config, load_config
-from hsg.data import read_list, seginst_path_for, write_list
-from hsg.demo.synthetic import CLASS_NAMES, SyntheticSpec, write_dataset
+from hsg.config.config import Config, load_config
+from hsg.data.catalogue import SYNTHETIC_CLASSES
+from hsg.data.lists import read_list, write_list
+from hsg.demo.synthetic import SyntheticSpec, write_dataset
 from hsg.engine.trainer import train
-from hsg.evaluation import evaluate_pairing, pair_by_folder
+from hsg.evaluation.pairs import pair_by_folder
+from hsg.evaluation.report import evaluate_pairing
+from hsg.errors import DataError
 from hsg.files import write_json
-from hsg.inference.runner import build_prototypes, hierarchy_pictures, load_model, pick_device, predict
+from hsg.oversegmentation.batch import Settings, list_jobs, run_jobs
+from hsg.oversegmentation.ucm import START_THRESHOLD, THRESHOLD_STEP
+from hsg.engine.distributed import select_device
+from hsg.inference.runner import build_prototypes, hierarchy_pictures, load_model, predict
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,16 +49,17 @@ def _config(name: str, overrides: list[str]) -> Config:
 
 
 def oversegment(data: Path, data_list: Path, max_regions: int) -> Path:
-    """Over-segment the list's images with ``pyenv/oversegment.py`` (as a user would) and return a
-    three-column list that names the masks."""
-    subprocess.run([sys.executable, str(ROOT / "pyenv" / "oversegment.py"), "--data_dir", str(data),
-                    "--data_list", str(data_list), "--dataset", "folder", "--seginst_dir", "seginst",
-                    "--max_regions", str(max_regions), "--workers", "2"], check=True)
-    rows = []
-    for sample in read_list(data_list, data, require=("image", "semantic_label")):
-        image = str(Path(sample.image).relative_to(data))
-        rows.append((image, str(Path(sample.semantic_label).relative_to(data)),
-                     seginst_path_for("folder", image, "seginst")))
+    """Over-segment the list's images (as ``pyenv/oversegment.py`` does) into ``data/oversegmentation`` and
+    return a three-column list that names the masks."""
+    jobs = list_jobs(str(data), str(data_list), "synthetic", None, None)
+    settings = Settings("gradient", None, "cpu", None, max_regions, START_THRESHOLD, THRESHOLD_STEP, threads=1)
+    summary = run_jobs(jobs, settings, workers=min(2, os.cpu_count() or 1))
+    if summary["failed"]:
+        raise DataError(data_list, f"{len(summary['failed'])} image(s) could not be over-segmented: "
+                                   f"{summary['failed'][0]}")
+    rows = [(str(Path(sample.image).relative_to(data)), str(Path(sample.semantic_label).relative_to(data)),
+             str(Path(job.mask).relative_to(data)))
+            for sample, job in zip(read_list(data_list, data, require=("image", "semantic_label")), jobs)]
     out = data_list.with_name(data_list.stem + "_oversegmented.txt")
     write_list(out, rows)
     return out
@@ -67,7 +73,7 @@ def _evaluate(cfg: Config, model, label: str, data: Path, lists: dict[str, Path]
     predict(cfg, model, str(data), str(lists["val"]), results / "train" / "semantic_prototype",
             results / "val", device)
     report = evaluate_pairing(pair_by_folder(results / "val" / "semantic_gray", data / "labels" / "val"),
-                              num_classes=len(CLASS_NAMES), class_names="none", workers=2)
+                              num_classes=len(SYNTHETIC_CLASSES), class_names="none", workers=2)
     write_json(results / "eval.json", report)
     return report
 
@@ -102,7 +108,7 @@ def run_demo(out_dir: str | Path, size: DemoSize = DemoSize()) -> dict:
     stage2 = train(cfg2, out / "stage2", str(data), str(lists["train"]))
     t = lap("train stage 2", t)
 
-    device = pick_device(cfg2)
+    device = select_device(cfg2.device)
     rows = {}
     for label, cfg, checkpoint in (("untrained", cfg2, None), ("stage 1", cfg1, stage1), ("stage 2", cfg2, stage2)):
         model = load_model(cfg, checkpoint, device)
@@ -112,13 +118,13 @@ def run_demo(out_dir: str | Path, size: DemoSize = DemoSize()) -> dict:
     pictures = out / "pictures"
     val_list = data / "val_hierarchy.txt"
     val_list.write_text("".join(lists["val"].read_text().splitlines(keepends=True)[: size.hierarchy_images]))
-    hierarchy_pictures(cfg2, model, str(data), str(val_list), pictures, device, with_region=True)
+    hierarchy_pictures(cfg2, model, str(data), str(val_list), pictures, device, with_oversegmentation=True)
     lap("hierarchy pictures", t)
 
     summary = {
         "miou": {k: round(v["miou"], 2) for k, v in rows.items()},
         "pixel_acc": {k: round(v["pixel_acc"], 2) for k, v in rows.items()},
-        "per_class_iou": {k: {CLASS_NAMES[r["id"]]: round(r["iou"], 1) for r in v["per_class"]}
+        "per_class_iou": {k: {SYNTHETIC_CLASSES[r["id"]]: round(r["iou"], 1) for r in v["per_class"]}
                           for k, v in rows.items()},
         "timings_s": timings,
         "total_s": round(time.perf_counter() - start, 1),

@@ -17,7 +17,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-CLASS_NAMES = ("background", "stripes", "dots", "checks", "rings")
+from hsg.data.catalogue import SYNTHETIC_CLASSES
+
 # Hue centre (degrees) and spread of each object class; the background draws any hue, low saturation.
 _HUES = {1: (0.0, 25.0), 2: (120.0, 25.0), 3: (215.0, 25.0), 4: (50.0, 20.0)}
 
@@ -96,7 +97,7 @@ def draw_sample(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.nda
     image = _background(size, rng)
     label = np.zeros((size, size), np.uint8)
     for _ in range(int(rng.integers(1, 4))):
-        cls = int(rng.integers(1, len(CLASS_NAMES)))
+        cls = int(rng.integers(1, len(SYNTHETIC_CLASSES)))
         mask = _shape_mask(size, rng)
         texture = _colorize(_pattern(cls, size, rng), cls, rng)
         image[mask] = texture[mask]

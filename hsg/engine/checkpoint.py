@@ -19,7 +19,8 @@ import torch.nn as nn
 
 from hsg.errors import CheckpointError
 from hsg.files import atomic_write
-from hsg.models.convert import load_as_ours
+from hsg.models.convert import as_ours
+from hsg.models.model import HIERARCHY_MODULES
 
 CHECKPOINT_RE = re.compile(r"^model-(\d+)\.pth$")
 FORMAT = "hsg-checkpoint-v1"
@@ -86,15 +87,21 @@ def latest_checkpoint(snapshot_dir: str | Path) -> Path | None:
     return max(found)[1] if found else None
 
 
-def load_checkpoint(path: str | Path) -> dict:
-    """Read one of our checkpoints (for resuming), with a clear error if the file is not one."""
+def read_checkpoint_file(path: str | Path) -> object:
+    """``torch.load`` on the CPU with ``weights_only=True`` (a checkpoint cannot run code), turning every
+    failure into a :class:`CheckpointError` naming the file. The one reader of checkpoint files."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises pickle, zip and runtime errors here; all mean "unreadable"
         raise CheckpointError(f"{path}: cannot read the checkpoint ({type(e).__name__}: {e})") from e
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Read one of our training checkpoints (for resuming), with a clear error if the file is not one."""
+    state = read_checkpoint_file(path)
     if not (isinstance(state, dict) and state.get("format") == FORMAT):
         raise CheckpointError(f"{path}: not an hsg training checkpoint (to start from the original's weights, "
                               f"set network.pretrained instead of resuming)")
@@ -109,10 +116,10 @@ def load_model_weights(model: nn.Module, path: str | Path) -> dict[str, list[str
     and transformer keys without a place in the model are ignored. Any other mismatch (a different depth
     or embedding size, say) is an error naming the keys.
     """
-    state = load_as_ours(path)
+    state = as_ours(read_checkpoint_file(path), source=str(path))
     target = unwrap(model)
     own = target.state_dict()
-    hier = ("position.", "fine_queries.", "coarse_queries.", "fine_transformer.", "coarse_transformer.")
+    hier = tuple(f"{name}." for name in HIERARCHY_MODULES)
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     bad_missing = [k for k in missing if not k.startswith(hier)]

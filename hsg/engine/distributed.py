@@ -18,6 +18,8 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
+from hsg.errors import ConfigError
+
 
 @dataclass
 class DistInfo:
@@ -38,26 +40,31 @@ def is_distributed() -> bool:
     return dist.is_available() and dist.is_initialized()
 
 
-def init_distributed(device: str = "auto", timeout_minutes: int = 30) -> DistInfo:
+def select_device(setting: str, local_rank: int = 0) -> torch.device:
+    """The device of the config's ``device`` key: 'auto' uses CUDA when it is available (the GPU of
+    ``local_rank``), 'cuda' requires it, 'cpu' never uses it."""
+    if setting == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("config key 'device' is 'cuda' but no CUDA device is available")
+    if setting == "cuda" or (setting == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda", local_rank)
+    return torch.device("cpu")
+
+
+def init_distributed(device: str = "auto", timeout_minutes: float = 30) -> DistInfo:
     """Join the process group that ``torchrun`` describes in the environment, or run alone.
 
-    ``device`` is the config's ``device`` key: 'auto' uses CUDA when it is available. Each process takes
-    the GPU of its ``LOCAL_RANK``; the backend is NCCL on GPUs and gloo on the CPU.
+    ``device`` is the config's ``device`` key (see :func:`select_device`); each process takes the GPU of
+    its ``LOCAL_RANK``; the backend is NCCL on GPUs and gloo on the CPU.
     """
-    use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("config device='cuda' but no CUDA device is available")
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if use_cuda:
-        torch.cuda.set_device(local_rank)
-        dev = torch.device("cuda", local_rank)
-    else:
-        dev = torch.device("cpu")
+    dev = select_device(device, local_rank)
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
     if world_size == 1:
         return DistInfo(device=dev)
-    backend = "nccl" if use_cuda else "gloo"
+    backend = "nccl" if dev.type == "cuda" else "gloo"
     if not is_distributed():
         dist.init_process_group(backend=backend, timeout=datetime.timedelta(minutes=timeout_minutes))
     return DistInfo(rank=rank, world_size=world_size, local_rank=local_rank, device=dev, backend=backend)

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 import torch
 import torch.nn as nn
 
+from hsg.models.model import HIERARCHY_MODULES
+
 
 class MomentumSGD(torch.optim.Optimizer):
     """SGD with the learning rate applied inside the momentum buffer.
@@ -53,10 +55,7 @@ def _is_bias(name: str) -> bool:
     return leaf.startswith("bias") or leaf.endswith("bias")
 
 
-def param_groups(model: nn.Module, weight_decay: float, hierarchy_lr_mult: float,
-                 hierarchy_prefixes: tuple[str, ...] = ("position", "fine_queries", "coarse_queries",
-                                                        "fine_transformer", "coarse_transformer")
-                 ) -> list[dict]:
+def param_groups(model: nn.Module, weight_decay: float, hierarchy_lr_mult: float) -> list[dict]:
     """Four groups: backbone/head weights (x1, wd) and biases (x2, no wd); the hierarchy modules'
     weights (x``hierarchy_lr_mult``, wd) and biases (x2 that, no wd).
 
@@ -68,7 +67,7 @@ def param_groups(model: nn.Module, weight_decay: float, hierarchy_lr_mult: float
         if not p.requires_grad:
             continue
         name = name.removeprefix("module.")
-        hier = name.startswith(hierarchy_prefixes)
+        hier = name.split(".", 1)[0] in HIERARCHY_MODULES
         buckets[("hier_" if hier else "base_") + ("b" if _is_bias(name) else "w")].append(p)
     spec = {
         "base_w": (1.0, weight_decay), "base_b": (2.0, 0.0),

@@ -12,6 +12,7 @@ are normalised by the global pixel count, so the average that DDP optimises is t
 
 from __future__ import annotations
 
+import functools
 import random
 from pathlib import Path
 
@@ -19,8 +20,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from hsg.config import Config
-from hsg.data import TrainDataset, build_train_loader
+from hsg.config.config import Config
+from hsg.data.datasets import TrainDataset
+from hsg.data.loader import build_train_loader
 from hsg.engine import distributed as du
 from hsg.engine.checkpoint import (checkpoint_path, latest_checkpoint, load_checkpoint, load_model_weights,
                                    rng_state, save_checkpoint, set_rng_state)
@@ -28,7 +30,7 @@ from hsg.engine.logger import TrainLogger
 from hsg.errors import ConfigError, NonFiniteLossError
 from hsg.engine.optim import MomentumSGD, learning_rate, param_groups
 from hsg.losses.hsg_loss import hsg_losses, total_loss
-from hsg.models.embedding import build_model
+from hsg.models.model import build_model
 from hsg.vis.pictures import training_pictures
 
 
@@ -106,6 +108,7 @@ def train(cfg: Config, snapshot_dir: str | Path, data_dir: str | None = None,
             find_unused_parameters=cfg.network.hierarchy)
 
     loader = build_train_loader(cfg, dataset, info.rank, info.world_size, batch, cfg.seed)
+    max_over_processes = functools.partial(du.all_reduce_max, device=device)
     batches = loader.iterate_from(start)
     logger = TrainLogger(snapshot_dir, info.is_main, start, t.max_iteration, t.log_step,
                          images_per_iteration=t.batch_size, desc=snapshot_dir.name)
@@ -117,14 +120,14 @@ def train(cfg: Config, snapshot_dir: str | Path, data_dir: str | None = None,
         for it in range(start, t.max_iteration):
             data = next(batches)
             images = data["image"].to(device, non_blocking=True)
-            region = data["region"].to(device, non_blocking=True)
+            oversegmentation = data["oversegmentation"].to(device, non_blocking=True)
             if t.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
             lr = learning_rate(it, t.base_lr, t.max_iteration, t.warmup_iteration, t.lr_policy,
                                t.decay_fractions, t.poly_power)
 
-            out = model(images, region, amp=t.amp)
-            pixels = du.all_reduce_sum(torch.tensor(float(out["pixel_index"].numel()), device=device))
+            out = model(images, oversegmentation, amp=t.amp, max_over_processes=max_over_processes)
+            pixels = du.all_reduce_sum(torch.tensor(float(out.segments.pixel_index.numel()), device=device))
             terms = hsg_losses(out, t, gather=du.all_gather_variable,
                                pixel_normalizer=pixels / info.world_size, image_offset=info.rank * batch)
             check_finite(terms, it, device)
@@ -138,7 +141,7 @@ def train(cfg: Config, snapshot_dir: str | Path, data_dir: str | None = None,
             logger.log(it, scalars)
             if t.tensorboard_step > 0 and it % t.tensorboard_step == 0 and info.is_main:
                 with torch.no_grad():
-                    logger.images(it, training_pictures(images, region, out, cfg.network.pixel_means,
+                    logger.images(it, training_pictures(images, oversegmentation, out, cfg.network.pixel_means,
                                                         cfg.network.pixel_stds))
             done = it + 1
             if done % t.snapshot_step == 0 or done == t.max_iteration:

@@ -19,17 +19,16 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from scipy import ndimage
 from scipy.io import loadmat
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 from skimage.morphology import thin
 
+from hsg.oversegmentation.ucm import ucm_regions
+
 MAX_DIST = 0.0075  # matching tolerance, as a fraction of the image diagonal
 OUTLIER_COST = 100.0  # cost of leaving a pixel unmatched, in units of the tolerance
 _COST_SCALE = 100  # the official matcher works on integer costs: distance x 100, rounded
-
-_EIGHT = np.ones((3, 3), dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -130,15 +129,6 @@ def ucm_boundary_strength(ucm2: np.ndarray) -> np.ndarray:
     pixel, which carries the strongest contour passing there.
     """
     return ucm2[2::2, 2::2]
-
-
-def ucm_regions(ucm2: np.ndarray, threshold: float) -> np.ndarray:
-    """Regions of a ``ucm2`` at ``threshold``: 8-connected components of ``ucm2 <= threshold`` (as
-    MATLAB's ``bwlabel``) read at the pixel centres, relabelled ``1..n`` in raster order."""
-    labels, _ = ndimage.label(ucm2 <= threshold, structure=_EIGHT)
-    pix = labels[1::2, 1::2]
-    _, inverse = np.unique(pix, return_inverse=True)
-    return inverse.reshape(pix.shape).astype(np.int64) + 1
 
 
 def seg_to_boundaries(seg: np.ndarray) -> np.ndarray:
@@ -475,7 +465,7 @@ def collect_regions(per_image: Sequence[RegionCounts]) -> dict:
 
 __all__ = [
     "MAX_DIST", "GroundTruth", "BoundaryCounts", "RegionCounts", "read_ground_truth", "read_ucm2", "read_segs",
-    "ucm_thresholds", "ucm_boundary_strength", "ucm_regions", "seg_to_boundaries", "correspond_pixels",
+    "ucm_thresholds", "ucm_boundary_strength", "seg_to_boundaries", "correspond_pixels",
     "boundary_counts", "boundary_counts_pb", "boundary_counts_ucm", "boundary_counts_segs", "rand_index_voi",
     "region_counts", "region_counts_ucm", "region_counts_segs", "f_measure", "best_f", "average_precision",
     "collect_boundaries", "collect_regions",

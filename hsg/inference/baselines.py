@@ -20,8 +20,8 @@ import torch.nn as nn
 from PIL import Image
 from tqdm import tqdm
 
-from hsg.config import Config
-from hsg.data import EvalDataset
+from hsg.config.config import Config
+from hsg.data.datasets import EvalDataset
 from hsg.inference.memory import knn_vote, majority_labels, oracle_labels
 
 
@@ -55,7 +55,7 @@ def _regions_of(item: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rgb = np.asarray(Image.open(item["image_path"]).convert("RGB"))
     if rgb.shape[:2] != (h, w):
         rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
-    region = item["region"][:h, :w].numpy()
+    region = item["oversegmentation"][:h, :w].numpy()
     _, dense = np.unique(region, return_inverse=True)
     return rgb, dense.reshape(h, w), item["semantic_label"].numpy()
 
@@ -72,7 +72,7 @@ def region_histogram_readout(cfg: Config, data_dir: str, memory_list: str, test_
     ignore = cfg.dataset.semantic_ignore_index
     num_labels = max(cfg.dataset.num_classes, ignore + 1)
     memory, memory_labels = [], []
-    memory_items = EvalDataset(cfg, data_dir, memory_list, with_region=True) if readout == "knn" else []
+    memory_items = EvalDataset(cfg, data_dir, memory_list, with_oversegmentation=True) if readout == "knn" else []
     for item in tqdm(memory_items, desc="histogram memory", unit="image", dynamic_ncols=True):
         rgb, regions, label = _regions_of(item)
         h, w = regions.shape
@@ -87,7 +87,7 @@ def region_histogram_readout(cfg: Config, data_dir: str, memory_list: str, test_
         labels = torch.from_numpy(np.concatenate(memory_labels))
         keep = labels != ignore
         protos, labels = protos[keep], labels[keep]
-    test = EvalDataset(cfg, data_dir, test_list, with_region=True)
+    test = EvalDataset(cfg, data_dir, test_list, with_oversegmentation=True)
     (save_dir / "semantic_gray").mkdir(parents=True, exist_ok=True)
     for item in tqdm(test, desc="histogram read-out", unit="image", dynamic_ncols=True):
         rgb, regions, label = _regions_of(item)

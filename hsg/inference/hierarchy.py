@@ -58,21 +58,22 @@ def grouping_mode(model):
 
 @torch.no_grad()
 def batch_hierarchy(model, images: torch.Tensor, valid_sizes: list[tuple[int, int]],
-                    regions: torch.Tensor | None = None, train_output_stride: int = 16) -> list[HierarchyMaps]:
+                    oversegmentation: torch.Tensor | None = None, train_output_stride: int = 16) -> list[HierarchyMaps]:
     """The hierarchy of every image of a batch.
 
     Args:
-        model: a trained :class:`hsg.models.embedding.HSGModel` with ``hierarchy`` (stage 2).
+        model: a trained :class:`hsg.models.model.HSGModel` with ``hierarchy`` (stage 2).
         images: ``[N, 3, Hp, Wp]`` normalised, padded images.
         valid_sizes: ``(h, w)`` of each image inside the canvas; the maps are returned at this size.
-        regions: optional ``[N, Hp, Wp]`` over-segmentations (-1 on padding). Without them the segments are
+        oversegmentation: optional ``[N, Hp, Wp]`` region ids (-1 on padding). Without it the segments are
             the k-means clusters alone.
     """
     if not getattr(model, "hierarchy", False):
         raise CheckpointError("this checkpoint has no clustering transformers (a stage-1 model); the fine and "
                               "coarse groups need a stage-2 model (network.hierarchy: true)")
     n, _, hp, wp = images.shape
-    given = regions is not None
+    given = oversegmentation is not None
+    regions = oversegmentation
     if regions is None:
         regions = torch.full((n, hp, wp), -1, dtype=torch.long, device=images.device)
         for i, (h, w) in enumerate(valid_sizes):
@@ -91,17 +92,16 @@ def batch_hierarchy(model, images: torch.Tensor, valid_sizes: list[tuple[int, in
     try:
         with grouping_mode(model):
             embedding = model.embed(views).float()
-            out = model.segment(embedding, view_regions)
-            model.group(embedding, out)
+            segments = model.segment(embedding, view_regions)
+            hierarchy = model.group(embedding, segments)
     finally:
         model.set_output_stride(was_stride)
 
-    fh, fw = embedding.shape[-2:]
     maps = []
-    for key in ("pixel_segment", "pixel_fine", "pixel_coarse"):
-        grid = torch.full((views.shape[0] * fh * fw,), -1, dtype=torch.long, device=images.device)
-        grid[out["pixel_index"]] = out[key]
-        full = F.interpolate(grid.view(-1, 1, fh, fw)[0::2].float(), size=(hp, wp), mode="nearest")
+    for values in (torch.arange(segments.count, device=images.device), hierarchy.fine.segment_label,
+                   hierarchy.coarse.segment_label):
+        grid = segments.pixel_map(values[segments.pixel_segment])[0::2]  # the first view of each pair
+        full = F.interpolate(grid[:, None].float(), size=(hp, wp), mode="nearest")
         maps.append(full[:, 0].long().cpu().numpy())
     result = []
     for i, (h, w) in enumerate(valid_sizes):

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hsg.clustering.kmeans import kmeans_segments, segment_prototypes
+from hsg.clustering.kmeans import kmeans_segments
 from hsg.errors import DataError
 from hsg.files import atomic_write
 
@@ -30,14 +30,8 @@ def image_segments(embedding: torch.Tensor, valid: torch.Tensor, grid: list[int]
         (``[N, H, W]`` int64 segment id per pixel, -1 on padding, ids global over the N images;
         ``[S, C]`` segment prototypes).
     """
-    n, _, h, w = embedding.shape
-    region = torch.where(valid, 0, -1).long()
-    seg = kmeans_segments(embedding, region, grid, iterations)
-    num = seg["segment_view"].numel()
-    protos = segment_prototypes(seg["pixel_embedding"], seg["pixel_segment"], num)
-    ids = torch.full((n * h * w,), -1, dtype=torch.long, device=embedding.device)
-    ids[seg["pixel_index"]] = seg["pixel_segment"]
-    return ids.view(n, h, w), protos
+    seg = kmeans_segments(embedding, torch.where(valid, 0, -1).long(), grid, iterations)
+    return seg.pixel_map(seg.pixel_segment), seg.prototype
 
 
 def majority_labels(segment_ids: torch.Tensor, labels: torch.Tensor, num_segments: int, num_labels: int

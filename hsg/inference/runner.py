@@ -16,25 +16,21 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from hsg.config import Config
-from hsg.data import EvalDataset, build_eval_loader
+from hsg.config.config import Config
+from hsg.data.datasets import EvalDataset
+from hsg.data.loader import build_eval_loader
 from hsg.engine.checkpoint import latest_checkpoint, load_model_weights
+from hsg.engine.distributed import select_device
 from hsg.errors import CheckpointError, DataError
 from hsg.files import atomic_write
 from hsg.inference.embed import embed_images
 from hsg.inference.hierarchy import batch_hierarchy
 from hsg.inference.memory import (image_segments, knn_vote, load_memory, majority_labels, oracle_labels,
                                   save_prototypes)
-from hsg.models.embedding import HSGModel, build_model
+from hsg.models.model import HSGModel, build_model
 from hsg.vis.colormap import colorize, load_colormap, overlay
 from hsg.vis.figures import hierarchy_figure
 from hsg.vis.pictures import color_ids
-
-
-def pick_device(cfg: Config) -> torch.device:
-    if cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available()):
-        return torch.device("cuda")
-    return torch.device("cpu")
 
 
 def resolve_checkpoint(snapshot_dir: str | None, checkpoint: str | None) -> Path | None:
@@ -66,7 +62,7 @@ def load_model(cfg: Config, checkpoint: Path | None, device: torch.device) -> HS
 def prepare_model(cfg: Config, snapshot_dir: str | None, checkpoint: str | None
                   ) -> tuple[HSGModel, torch.device, Path | None]:
     """What every inference script starts with: the device, the checkpoint and the model ready to run."""
-    device = pick_device(cfg)
+    device = select_device(cfg.device)
     path = resolve_checkpoint(snapshot_dir, checkpoint)
     return load_model(cfg, path, device), device, path
 
@@ -128,7 +124,7 @@ def build_prototypes(cfg: Config, model: HSGModel, data_dir: str, data_list: str
     save_dir = Path(save_dir)
     dataset = EvalDataset(cfg, data_dir, data_list)
     names = _output_names(dataset)
-    loader = build_eval_loader(cfg, dataset, cfg.num_threads)
+    loader = build_eval_loader(cfg, dataset)
     ignore = cfg.dataset.semantic_ignore_index
     num_labels = max(cfg.dataset.num_classes, ignore + 1)
     total, index = 0, 0
@@ -170,7 +166,7 @@ def predict(cfg: Config, model: HSGModel, data_dir: str, data_list: str, memory_
         raise ValueError(f"unknown read-out '{readout}' (knn or oracle)")
     dataset = EvalDataset(cfg, data_dir, data_list)
     names = _output_names(dataset)
-    loader = build_eval_loader(cfg, dataset, cfg.num_threads)
+    loader = build_eval_loader(cfg, dataset)
     cmap = load_colormap(cfg.dataset.color_map)
     index = 0
     for batch in tqdm(loader, desc="inference", unit="batch", dynamic_ncols=True):
@@ -198,19 +194,19 @@ def predict(cfg: Config, model: HSGModel, data_dir: str, data_list: str, memory_
 
 
 def hierarchy_pictures(cfg: Config, model: HSGModel, data_dir: str, data_list: str, save_dir: str | Path,
-                       device: torch.device, with_region: bool) -> int:
+                       device: torch.device, with_oversegmentation: bool) -> int:
     """For every image: label PNGs of each level (``hierarchy/<level>/<name>.png``) and one composite
     figure (``hierarchy/figure/<name>.png``). Images are grouped in batches of ``test.batch_size`` (at
     least 2: the transformers normalise with batch statistics, see :mod:`hsg.inference.hierarchy`).
     Returns the number of images."""
     save_dir = Path(save_dir)
-    dataset = EvalDataset(cfg, data_dir, data_list, with_region=with_region)
+    dataset = EvalDataset(cfg, data_dir, data_list, with_oversegmentation=with_oversegmentation)
     names = _output_names(dataset)
-    loader = build_eval_loader(cfg, dataset, cfg.num_threads, batch_size=max(2, cfg.test.batch_size))
+    loader = build_eval_loader(cfg, dataset, batch_size=max(2, cfg.test.batch_size))
     index = 0
     for batch in tqdm(loader, desc="hierarchy", unit="batch", dynamic_ncols=True):
         results = batch_hierarchy(model, batch["image"].to(device), batch["valid_size"],
-                                  batch["region"] if with_region else None,
+                                  batch["oversegmentation"] if with_oversegmentation else None,
                                   train_output_stride=cfg.network.output_stride)
         for i, maps in enumerate(results):
             name = names[index]

@@ -16,13 +16,16 @@ an image has (the original packed ids with a fixed divisor of 2048).
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 
 from hsg.clustering.kmeans import l2_normalize
 from hsg.losses.dmon import dmon_losses, knn_graph
 from hsg.losses.segsort import segsort_loss, segsort_losses, topk_accuracy
+
+if TYPE_CHECKING:  # the losses read the model's typed output; they never build or call a model
+    from hsg.models.model import ModelOutput
 
 # Concatenates a tensor over processes (rank order) and returns it with this process's row offset.
 GatherFn = Callable[[torch.Tensor], tuple[torch.Tensor, int]]
@@ -37,13 +40,13 @@ def _key(major: torch.Tensor, minor: torch.Tensor) -> torch.Tensor:
     return major * (int(minor.max().item()) + 1 if minor.numel() else 1) + minor
 
 
-def hsg_losses(out: dict[str, torch.Tensor], cfg_train, gather: GatherFn = _local_gather,
+def hsg_losses(out: ModelOutput, cfg_train, gather: GatherFn = _local_gather,
                pixel_normalizer: float | torch.Tensor | None = None, image_offset: int = 0
                ) -> dict[str, torch.Tensor]:
     """Compute the weighted loss terms of this process.
 
     Args:
-        out: the model's training outputs (see :meth:`hsg.models.embedding.HSGModel.forward`).
+        out: the model's training outputs (see :meth:`hsg.models.model.HSGModel.forward`).
         cfg_train: the ``train`` section of the config.
         gather: concatenation over processes (:func:`hsg.engine.distributed.all_gather_variable` when
             distributed; identity otherwise). Tests pass a simulated multi-process gather.
@@ -56,14 +59,14 @@ def hsg_losses(out: dict[str, torch.Tensor], cfg_train, gather: GatherFn = _loca
         loss). The total loss is the sum of every entry but ``accuracy``.
     """
     t = cfg_train
+    seg, hier = out.segments, out.hierarchy
     terms: dict[str, torch.Tensor] = {}
-    segment_image = torch.div(out["segment_view"], 2, rounding_mode="floor") + image_offset
-    prototypes, offset = gather(out["segment_prototype"])
+    segment_image = torch.div(seg.view, 2, rounding_mode="floor") + image_offset
+    prototypes, offset = gather(seg.prototype)
     images, _ = gather(segment_image)
-    own = out["pixel_segment"] + offset
-    pixels = out["pixel_embedding"]
+    own = seg.pixel_segment + offset
 
-    regions, _ = gather(out["segment_region"])
+    regions, _ = gather(seg.region)
     region_key = _key(images, regions)
     terms["accuracy"] = topk_accuracy(prototypes.detach(), region_key)
     # The pixel-to-segment terms share rows and columns: computed together (hsg.losses.segsort).
@@ -73,26 +76,27 @@ def hsg_losses(out: dict[str, torch.Tensor], cfg_train, gather: GatherFn = _loca
         label_sets.append(region_key)
         kappas.append(t.img_sim_concentration)
         weights.append(t.img_sim_loss_weight)
-    for level in ("fine", "coarse") if "fine_prob" in out else ():
-        if getattr(t, f"{level}_hrchy_loss_types") == "segsort":
-            groups, _ = gather(out[f"segment_{level}"])
-            names.append(f"{level}_hrchy")
+    levels = {} if hier is None else {"fine": hier.fine, "coarse": hier.coarse}
+    for name, level in levels.items():
+        if getattr(t, f"{name}_hrchy_loss_types") == "segsort":
+            groups, _ = gather(level.segment_label)
+            names.append(f"{name}_hrchy")
             label_sets.append(_key(images, groups))
-            kappas.append(getattr(t, f"{level}_hrchy_concentration"))
-            weights.append(getattr(t, f"{level}_hrchy_loss_weight"))
+            kappas.append(getattr(t, f"{name}_hrchy_concentration"))
+            weights.append(getattr(t, f"{name}_hrchy_loss_weight"))
     if names:
-        values = segsort_losses(pixels, own, prototypes, label_sets, kappas, pixel_normalizer)
+        values = segsort_losses(seg.pixel_embedding, own, prototypes, label_sets, kappas, pixel_normalizer)
         terms.update({name: w * v for name, w, v in zip(names, weights, values.unbind())})
-    if "fine_prob" not in out:
+    if hier is None:
         return terms
 
     if t.dmon_loss_types == "dmon":
-        mask = out["node_padding_mask"]
-        groups = out["node_view"] % 2 if t.dmon_knn_mode == "per_view" else None
-        adjacency = knn_graph(out["node_prototype"], mask, groups, t.dmon_knn)
+        nodes = hier.nodes
+        groups = nodes.view % 2 if t.dmon_knn_mode == "per_view" else None
+        adjacency = knn_graph(nodes.prototype, nodes.padding_mask, groups, t.dmon_knn)
         dmon = collapse = 0.0
-        for level in ("coarse", "fine"):
-            d, c = dmon_losses(out[f"{level}_prob"], adjacency, mask)
+        for level in (hier.coarse, hier.fine):
+            d, c = dmon_losses(level.prob, adjacency, nodes.padding_mask)
             dmon = dmon + d.mean()
             collapse = collapse + c.mean()
         terms["dmon"] = t.dmon_loss_weight * dmon
@@ -100,8 +104,8 @@ def hsg_losses(out: dict[str, torch.Tensor], cfg_train, gather: GatherFn = _loca
 
     if t.centroid_cont_loss_types == "segsort":
         total = 0.0
-        for level in ("coarse", "fine"):
-            local = out[f"{level}_centroid"]  # [B, C, K]
+        for level in (hier.coarse, hier.fine):
+            local = level.centroid  # [B, C, K]
             rows = l2_normalize(local.permute(0, 2, 1).reshape(-1, local.shape[1]))
             columns, row_offset = gather(rows)
             own_rows = torch.arange(rows.shape[0], device=rows.device) + row_offset

@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from functools import lru_cache
-from pathlib import Path
 
 import torch
 
@@ -149,22 +148,11 @@ def extract_state_dict(checkpoint: object, source: str = "checkpoint") -> dict[s
     return dict(checkpoint)
 
 
-def load_checkpoint_file(path: str | Path) -> object:
-    """``torch.load`` on the CPU with ``weights_only=True``, turning failures into :class:`CheckpointError`."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint file not found")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises pickle, zip and runtime errors here; all mean "unreadable"
-        raise CheckpointError(f"{path}: cannot read the checkpoint ({type(exc).__name__}: {exc})") from exc
+def as_ours(checkpoint: object, source: str = "checkpoint") -> dict[str, torch.Tensor]:
+    """The model state dict of a loaded checkpoint in either format, with our names."""
+    state_dict = strip_module_prefix(extract_state_dict(checkpoint, source=source))
+    return from_original(state_dict, source=source) if is_original(state_dict) else state_dict
 
 
-def load_as_ours(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read a checkpoint in either format and return a state dict with our names."""
-    state_dict = strip_module_prefix(extract_state_dict(load_checkpoint_file(path), source=str(path)))
-    return from_original(state_dict, source=str(path)) if is_original(state_dict) else state_dict
-
-
-__all__ = ["RULES", "from_original", "to_original", "strip_module_prefix", "is_original",
-           "extract_state_dict", "load_checkpoint_file", "load_as_ours"]
+__all__ = ["RULES", "as_ours", "extract_state_dict", "from_original", "is_original", "strip_module_prefix",
+           "to_original"]

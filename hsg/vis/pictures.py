@@ -7,8 +7,13 @@ components.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from hsg.models.model import ModelOutput
 
 
 def id_palette(n: int, seed: int = 7) -> np.ndarray:
@@ -68,26 +73,23 @@ def upsample_ids(ids: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return ids[rows[:, None], cols[None, :]]
 
 
-def training_pictures(images: torch.Tensor, region: torch.Tensor, out: dict[str, torch.Tensor],
+def training_pictures(images: torch.Tensor, oversegmentation: torch.Tensor, out: ModelOutput,
                       mean: list[float], std: list[float], view: int = 0) -> dict[str, np.ndarray]:
     """One view's image, over-segmentation, k-means segments, fine/coarse groups and embedding PCA,
     each at the crop resolution, for TensorBoard."""
     size = tuple(images.shape[-2:])
-    emb = out["embedding"]
-    n, _, h, w = emb.shape
+    seg = out.segments
 
-    def per_pixel(values: torch.Tensor) -> np.ndarray:
-        grid = torch.full((n * h * w,), -1, dtype=torch.long, device=values.device)
-        grid[out["pixel_index"]] = values
-        return upsample_ids(grid.view(n, h, w)[view].cpu().numpy(), size)
+    def per_pixel(segment_values: torch.Tensor) -> np.ndarray:
+        return upsample_ids(seg.pixel_map(segment_values[seg.pixel_segment])[view].cpu().numpy(), size)
 
     pics = {
         "image": denormalize(images[view], mean, std),
-        "oversegmentation": color_ids(region[view]),
-        "kmeans_segments": color_ids(per_pixel(out["pixel_segment"])),
-        "embedding_pca": upsample_ids(pca_rgb(emb[view]), size),
+        "oversegmentation": color_ids(oversegmentation[view]),
+        "kmeans_segments": color_ids(per_pixel(torch.arange(seg.count, device=seg.view.device))),
+        "embedding_pca": upsample_ids(pca_rgb(out.embedding[view]), size),
     }
-    if "pixel_fine" in out:
-        pics["fine_groups"] = color_ids(per_pixel(out["pixel_fine"]))
-        pics["coarse_groups"] = color_ids(per_pixel(out["pixel_coarse"]))
+    if out.hierarchy is not None:
+        pics["fine_groups"] = color_ids(per_pixel(out.hierarchy.fine.segment_label))
+        pics["coarse_groups"] = color_ids(per_pixel(out.hierarchy.coarse.segment_label))
     return pics

@@ -1,8 +1,11 @@
 """Over-segment many images in parallel: read -> edges -> UCM -> threshold rule -> write.
 
-The workers live in this importable module (not in the entry script) because they are started with
+The jobs come from a folder of images (:func:`folder_jobs`) or a list file (:func:`list_jobs`); the
+workers live in this importable module (not in the entry script) because they are started with
 ``spawn``: forking a process whose PyTorch/OpenMP thread pool has already run can deadlock the children,
 which happens as soon as a caller used torch before (a test session, a notebook, a training script).
+An image that cannot be over-segmented (unreadable, too small) is reported, skipped and counted; the
+others go on.
 """
 
 from __future__ import annotations
@@ -11,13 +14,17 @@ import multiprocessing as mp
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from tqdm import tqdm
 
+from hsg.data.catalogue import oversegmentation_path
 from hsg.data.io import read_image
+from hsg.data.listing import folder_images
+from hsg.data.lists import read_list
 from hsg.errors import DataError
-from hsg.overseg.edges import EdgeDetector, make_detector
-from hsg.overseg.ucm import threshold_regions, ucm_from_edges, write_labels, write_ucm
+from hsg.oversegmentation.edges import EdgeDetector, make_detector
+from hsg.oversegmentation.ucm import threshold_regions, ucm_from_edges, write_labels, write_ucm
 
 
 @dataclass(frozen=True)
@@ -66,15 +73,53 @@ def _run(job: Job) -> tuple[str, int]:
     s = _SETTINGS
     try:
         image = read_image(job.image, job.where)
+        min_region = _DETECTOR.min_region_fraction if s.min_region is None else s.min_region
+        ucm2 = ucm_from_edges(_DETECTOR(image), min_region)
     except DataError as e:
         return str(e), 0
-    min_region = _DETECTOR.min_region_fraction if s.min_region is None else s.min_region
-    ucm2 = ucm_from_edges(_DETECTOR(image), min_region)
+    except ValueError as e:  # e.g. an image too small for edge detection
+        return str(DataError(job.image, str(e), job.where)), 0
     labels, _ = threshold_regions(ucm2, s.max_regions, s.start, s.step)
     write_labels(job.mask, labels)
     if job.ucm:
         write_ucm(job.ucm, ucm2)
     return "", int(labels.max())
+
+
+def folder_jobs(image_dir: Path, save_dir: Path, ucm_dir: Path | None) -> list[Job]:
+    """Every image under ``image_dir`` (outputs mirror its sub-folders as ``<save_dir>/<path>.png``),
+    skipping the output folders themselves and the default over-segmentation folder."""
+    if not image_dir.is_dir():
+        raise DataError(image_dir, "--image_dir is not a directory")
+    exclude = tuple(d for d in (save_dir, ucm_dir) if d is not None)
+    jobs = []
+    for path in folder_images(image_dir, exclude):
+        stem = path.relative_to(image_dir).with_suffix("")
+        jobs.append(Job(str(path), str(save_dir / stem.with_suffix(".png")),
+                        str(ucm_dir / stem.with_suffix(".mat")) if ucm_dir else None))
+    if not jobs:
+        raise DataError(image_dir, "no images found under the folder")
+    return jobs
+
+
+def list_jobs(data_dir: str, data_list: str, dataset: str, folder: str | None, ucm_dir: Path | None) -> list[Job]:
+    """One job per list line: the mask goes where column 3 says, or (for a list without it) where
+    ``dataset`` keeps over-segmentations in the folder named ``folder``."""
+    jobs = []
+    for sample in read_list(data_list, data_dir, require=("image",), check_exists=()):
+        if sample.oversegmentation is not None:
+            mask = sample.oversegmentation
+        else:
+            rel = os.path.relpath(sample.image, data_dir) if data_dir else sample.image
+            if rel.startswith(".."):
+                rel = sample.image
+            try:
+                mask = os.path.join(data_dir, oversegmentation_path(dataset, rel, folder))
+            except ValueError as e:
+                raise DataError(data_list, f"line {sample.line}: {e} (see --dataset)") from None
+        ucm = str(ucm_dir / f"{sample.name}.mat") if ucm_dir else None
+        jobs.append(Job(sample.image, mask, ucm, sample.where))
+    return jobs
 
 
 def is_done(job: Job) -> bool:
@@ -116,4 +161,4 @@ def run_jobs(jobs: list[Job], settings: Settings, workers: int, overwrite: bool 
     return summary
 
 
-__all__ = ["Job", "Settings", "is_done", "run_jobs"]
+__all__ = ["Job", "Settings", "folder_jobs", "is_done", "list_jobs", "run_jobs"]

@@ -20,18 +20,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import higra as hg
 import numpy as np
 from PIL import Image
+from scipy import ndimage
 from scipy.io import savemat
 
 from hsg.files import atomic_write
 
-from hsg.evaluation.bsds import ucm_regions
 
 START_THRESHOLD = 0.25
 THRESHOLD_STEP = 0.01
 MAX_REGIONS = 48
+_EIGHT = np.ones((3, 3), dtype=bool)
 
 
 def ucm_from_edges(edges: np.ndarray, min_region_fraction: float = 0.0) -> np.ndarray:
@@ -40,6 +40,8 @@ def ucm_from_edges(edges: np.ndarray, min_region_fraction: float = 0.0) -> np.nd
     Contour values are mean edge strengths, so with edges in ``[0, 1]`` the map is in ``[0, 1]`` too.
     ``min_region_fraction`` removes every region smaller than that fraction of the image at all levels.
     """
+    import higra as hg  # here, not at the top: it takes half a second, and the rule below does not need it
+
     edges = np.asarray(edges, dtype=np.float64)
     if edges.ndim != 2 or min(edges.shape) < 2:
         raise ValueError(f"edge map must be 2-D and at least 2x2, got shape {edges.shape}")
@@ -67,6 +69,15 @@ def ucm_from_edges(edges: np.ndarray, min_region_fraction: float = 0.0) -> np.nd
     saliency = hg.saliency(tree, altitudes)  # back on the pixel graph through the RAG
     return np.asarray(hg.graph_4_adjacency_2_khalimsky(graph, saliency, shape, add_extra_border=True),
                       dtype=np.float64)
+
+
+def ucm_regions(ucm2: np.ndarray, threshold: float) -> np.ndarray:
+    """Regions of a ``ucm2`` at ``threshold``: 8-connected components of ``ucm2 <= threshold`` (as
+    MATLAB's ``bwlabel``) read at the pixel centres, relabelled ``1..n`` in raster order."""
+    labels, _ = ndimage.label(ucm2 <= threshold, structure=_EIGHT)
+    pix = labels[1::2, 1::2]
+    _, inverse = np.unique(pix, return_inverse=True)
+    return inverse.reshape(pix.shape).astype(np.int64) + 1
 
 
 def threshold_regions(ucm2: np.ndarray, max_regions: int = MAX_REGIONS, start: float = START_THRESHOLD,
@@ -126,5 +137,5 @@ def write_ucm(path: str | Path, ucm2: np.ndarray) -> None:
         savemat(f, {"ucm2": np.asarray(ucm2, dtype=np.float64)}, do_compression=True)
 
 
-__all__ = ["START_THRESHOLD", "THRESHOLD_STEP", "MAX_REGIONS", "ucm_from_edges", "threshold_regions",
+__all__ = ["START_THRESHOLD", "THRESHOLD_STEP", "MAX_REGIONS", "ucm_from_edges", "ucm_regions", "threshold_regions",
            "write_labels", "write_ucm"]

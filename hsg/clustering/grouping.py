@@ -1,4 +1,4 @@
-"""Segment bookkeeping for the hierarchy: per-image node sets and the fine/coarse grouping.
+"""The hierarchy of segments: per-image node sets and the fine/coarse grouping by the transformers.
 
 At stage 2 the segments of *both* views of an image form one sequence of nodes for the clustering
 transformers, so the two views are grouped jointly and a group names the same image parts in both.
@@ -62,15 +62,22 @@ def build_node_sets(segment_view: torch.Tensor, segment_prototype: torch.Tensor,
 
 
 @dataclass
-class Hierarchy:
-    """Soft and hard assignments of every node to the fine and coarse groups."""
+class Level:
+    """One level of groups (fine or coarse) of every image's nodes."""
 
-    fine_prob: torch.Tensor  # [B, K1, N] P1: softmax over fine groups
-    coarse_prob: torch.Tensor  # [B, K2, N] P2 = P(coarse | fine) @ P1
-    fine_label: torch.Tensor  # [B, N] argmax of P1
-    coarse_label: torch.Tensor  # [B, N] argmax of P2
-    fine_centroid: torch.Tensor  # [B, C, K1]
-    coarse_centroid: torch.Tensor  # [B, C, K2]
+    prob: torch.Tensor  # [B, K, N] soft assignment of every node to the K groups
+    label: torch.Tensor  # [B, N] argmax of prob
+    centroid: torch.Tensor  # [B, C, K] the transformer's group centroids
+    segment_label: torch.Tensor  # [S] the group of every segment (its node's label)
+
+
+@dataclass
+class Hierarchy:
+    """The node sets and both levels of groups; ``coarse.prob = P(coarse | fine) @ fine.prob``."""
+
+    nodes: NodeSets
+    fine: Level
+    coarse: Level
 
 
 def group_means(values: torch.Tensor, labels: torch.Tensor, padding_mask: torch.Tensor, num_groups: int
@@ -101,4 +108,12 @@ def hierarchical_grouping(nodes: NodeSets, fine_transformer: Transformer, fine_q
     fine_position = group_means(nodes.position, label1, nodes.padding_mask, p1.shape[1])
     coarse = coarse_transformer(fine.centroid_feats, None, coarse_queries, fine_position)
     p2 = torch.bmm(torch.softmax(coarse.logits, dim=1), p1)
-    return Hierarchy(p1, p2, label1, p2.argmax(dim=1), fine.centroids, coarse.centroids)
+    label2 = p2.argmax(dim=1)
+
+    def level(prob: torch.Tensor, label: torch.Tensor, centroid: torch.Tensor) -> Level:
+        return Level(prob, label, centroid, label[nodes.segment_image, nodes.segment_node])
+
+    return Hierarchy(nodes, level(p1, label1, fine.centroids), level(p2, label2, coarse.centroids))
+
+
+__all__ = ["Hierarchy", "Level", "NodeSets", "build_node_sets", "group_means", "hierarchical_grouping"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hsg.overseg.edges import DETECTORS, GradientEdges, make_detector
+from hsg.oversegmentation.edges import DETECTORS, GradientEdges, make_detector
 
 
 def _step_image(h: int = 40, w: int = 60, col: int = 30) -> np.ndarray:

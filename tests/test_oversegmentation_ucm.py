@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hsg.evaluation.bsds import read_ucm2, ucm_regions
-from hsg.overseg.edges import GradientEdges
-from hsg.overseg.ucm import threshold_regions, ucm_from_edges, write_labels, write_ucm
+from hsg.evaluation.bsds import read_ucm2
+from hsg.oversegmentation.ucm import ucm_regions
+from hsg.oversegmentation.edges import GradientEdges
+from hsg.oversegmentation.ucm import threshold_regions, ucm_from_edges, write_labels, write_ucm
 
 
 def _three_region_ucm() -> np.ndarray:

