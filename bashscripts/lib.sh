@@ -24,6 +24,14 @@ hsg_log() { printf '\n=== [%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 # hsg_step NAME: true unless RUN_<NAME>=0 (each step can be skipped from the environment).
 hsg_step() { local var="RUN_$1"; [ "${!var:-1}" != "0" ]; }
 
+# hsg_require_dir PATH WHAT: stop at once, with one line, when a data folder the recipe needs is missing.
+hsg_require_dir() {
+  if [ ! -d "$1" ]; then
+    echo "[launcher] error: $2 not found: $1 (set the launcher's data variables; see its header)" >&2
+    exit 1
+  fi
+}
+
 # hsg_train CFG SNAPSHOT_DIR DATA_DIR DATA_LIST [key=value ...]
 hsg_train() {
   local cfg=$1 snap=$2 data=$3 list=$4; shift 4
@@ -38,29 +46,16 @@ hsg_train() {
     --data_list "$list" --opts "$@" $EXTRA_OPTS
 }
 
-# hsg_readout STAGE_DIR CFG MEMORY_DATA_DIR MEMORY_LIST TEST_DATA_DIR TEST_LIST GRID NUM_CLASSES STEP_SUFFIX [eval args...]
-# Prototypes from the labelled memory split, kNN inference on the test split, mIoU.
+# hsg_readout CFG SAVE_DIR DATA_DIR MEMORY_LIST TEST_LIST [pyenv/readout.py flags ...]
+# The one read-out of every launcher: labelled memory, predictions of the test list, mIoU per read-out
+# (grid, classes and the vote's k come from CFG). Pass --snapshot_dir RUN [--every_checkpoint] or
+# --checkpoint FILE|untrained.
 hsg_readout() {
-  local snap=$1 cfg=$2 mem_dir=$3 mem_list=$4 test_dir=$5 test_list=$6 grid=$7 classes=$8 n=$9; shift 9
-  local results="$snap/results"
+  local cfg=$1 save=$2 data=$3 memory=$4 test=$5; shift 5
+  hsg_log "read-out -> $save"
   # shellcheck disable=SC2086
-  if hsg_step "PROTO$n"; then
-    hsg_log "prototypes $snap"
-    "$PYTHON" "$HSG_ROOT/pyenv/prototype.py" --cfg_path "$cfg" --snapshot_dir "$snap" --data_dir "$mem_dir" \
-      --data_list "$mem_list" --save_dir "$results/memory" --kmeans_num_clusters "$grid" --opts $EXTRA_OPTS || return
-  fi
-  # shellcheck disable=SC2086
-  if hsg_step "INFER$n"; then
-    hsg_log "inference $snap"
-    "$PYTHON" "$HSG_ROOT/pyenv/inference.py" --cfg_path "$cfg" --snapshot_dir "$snap" --data_dir "$test_dir" \
-      --data_list "$test_list" --save_dir "$results/test" --semantic_memory_dir "$results/memory/semantic_prototype" \
-      --kmeans_num_clusters "$grid" --opts $EXTRA_OPTS || return
-  fi
-  if hsg_step "EVAL$n"; then
-    hsg_log "evaluation $snap"
-    "$PYTHON" "$HSG_ROOT/pyenv/eval.py" --pred_dir "$results/test/semantic_gray" --gt_list "$test_list" \
-      --data_dir "$test_dir" --num_classes "$classes" --out_json "$results/eval.json" "$@" || return
-  fi
+  "$PYTHON" "$HSG_ROOT/pyenv/readout.py" --cfg_path "$cfg" --data_dir "$data" --memory_list "$memory" \
+    --test_list "$test" --save_dir "$save" "$@" --opts $EXTRA_OPTS
 }
 
 # hsg_latest SNAPSHOT_DIR: the newest checkpoint of a run (fails if there is none).
@@ -73,12 +68,11 @@ print(p) if p else sys.exit(f'no checkpoint in {sys.argv[1]}')" "$1"
 hsg_lists() {
   local dataset=$1 data=$2 split=$3 out=$4; shift 4
   if [ -f "$out" ]; then echo "[lists] keeping $out"; return 0; fi
-  mkdir -p "$(dirname "$out")"
   "$PYTHON" "$HSG_ROOT/pyenv/make_lists.py" --dataset "$dataset" --data_dir "$data" --split "$split" --out "$out" "$@"
 }
 
-# hsg_overseg DATA_DIR LIST [oversegment args...]: over-segment every image of a list whose mask is missing.
-hsg_overseg() {
+# hsg_oversegment DATA_DIR LIST [oversegment args...]: over-segment every image of a list whose mask is missing.
+hsg_oversegment() {
   local data=$1 list=$2; shift 2
   hsg_log "over-segmentation of $list"
   "$PYTHON" "$HSG_ROOT/pyenv/oversegment.py" --data_dir "$data" --data_list "$list" "$@"

@@ -65,6 +65,16 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", fsync: bool = False)
         raise
 
 
+def write_image(path: str | os.PathLike, image: Any) -> Path:
+    """Write a PIL image or a ``uint8``/``uint16`` array atomically: PNG, or JPEG for ``.jpg``/``.jpeg``."""
+    from PIL import Image  # here: the JSON and checkpoint writers do not need it
+
+    picture = image if isinstance(image, Image.Image) else Image.fromarray(image)
+    with atomic_write(path) as handle:
+        picture.save(handle, format="JPEG" if Path(path).suffix.lower() in (".jpg", ".jpeg") else "PNG")
+    return Path(path)
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write ``obj`` as indented JSON, atomically; returns the path."""
     with atomic_write(path, "w") as handle:
@@ -86,4 +96,4 @@ def remove_temporaries(folder: str | os.PathLike) -> list[Path]:
     return stale
 
 
-__all__ = ["atomic_write", "remove_temporaries", "temporary_path", "write_json"]
+__all__ = ["atomic_write", "remove_temporaries", "temporary_path", "write_image", "write_json"]

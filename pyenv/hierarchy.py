@@ -40,9 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with user_errors("hierarchy"):
         cfg = resolve_config(args)
-        from hsg.inference.runner import hierarchy_pictures, prepare_model
+        from hsg.inference.hierarchy import hierarchy_pictures
+        from hsg.inference.load import prepare_model
 
-        model, device, _ = prepare_model(cfg, args.snapshot_dir, args.checkpoint)
+        model, device, _ = prepare_model(cfg, args.snapshot_dir, args.checkpoint, need_hierarchy=True)
         with tempfile.TemporaryDirectory() as tmp:
             if args.image_dir:
                 data_list, data_dir = folder_list(Path(args.image_dir), Path(tmp) / "images.txt"), ""

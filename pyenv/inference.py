@@ -22,23 +22,30 @@ def main(argv: list[str] | None = None) -> int:
     add_inference_flags(parser)
     parser.add_argument("--semantic_memory_dir", default=None,
                         help="folder of prototype files written by pyenv/prototype.py")
-    parser.add_argument("--readout", default="knn", choices=("knn", "oracle"),
-                        help="knn: the memory's vote (the protocol); oracle: each segment's own majority "
-                             "ground truth, the upper bound of the segmentation (a diagnostic)")
+    parser.add_argument("--readout", nargs="+", default=["knn"], choices=("knn", "nn1", "cluster", "oracle"),
+                        help="knn: the memory's vote (the protocol) -> semantic_gray/; nn1: the nearest memory "
+                             "feature -> nn1_gray/; cluster: label-free k-means of the test set into "
+                             "dataset.num_classes clusters -> cluster_gray/ (score with eval.py --mode cluster); "
+                             "oracle: each segment's own majority ground truth, a diagnostic -> oracle_gray/")
     args = parser.parse_args(argv)
-    if args.readout == "knn" and not args.semantic_memory_dir:
-        parser.error("--semantic_memory_dir is required (or --readout oracle)")
+    if {"knn", "nn1"} & set(args.readout) and not args.semantic_memory_dir:
+        parser.error("--semantic_memory_dir is required for the knn and nn1 read-outs")
     with user_errors("inference"):
         cfg = resolve_config(args)
-        from hsg.inference.runner import predict, prepare_model
+        from hsg.inference.load import prepare_model
+        from hsg.inference.memory import load_memory
+        from hsg.inference.readout import FOLDERS, predict
+        from hsg.inference.segmenter import NetworkSegmenter
 
         model, device, _ = prepare_model(cfg, args.snapshot_dir, args.checkpoint)
+        memory = load_memory(args.semantic_memory_dir, cfg.dataset.semantic_ignore_index) \
+            if args.semantic_memory_dir else None
         start = time.perf_counter()
-        count = predict(cfg, model, cfg.dataset.data_dir, args.data_list or cfg.dataset.test_data_list,
-                        args.semantic_memory_dir, args.save_dir, device, args.readout)
+        count = predict(cfg, NetworkSegmenter(cfg, model, device), cfg.dataset.data_dir,
+                        args.data_list or cfg.dataset.test_data_list, args.save_dir, args.readout, memory, device)
         seconds = time.perf_counter() - start
-        print(f"[inference] {count} images in {seconds:.1f} s ({count / max(seconds, 1e-9):.2f} images/s) "
-              f"-> {args.save_dir}/semantic_gray")
+        folders = ", ".join(f"{args.save_dir}/{FOLDERS[r]}" for r in args.readout)
+        print(f"[inference] {count} images in {seconds:.1f} s ({count / max(seconds, 1e-9):.2f} images/s) -> {folders}")
     return 0
 
 

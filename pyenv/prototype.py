@@ -23,14 +23,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with user_errors("prototype"):
         cfg = resolve_config(args)
-        from hsg.inference.runner import build_prototypes, prepare_model
+        from hsg.inference.load import prepare_model
+        from hsg.inference.readout import build_memory
+        from hsg.inference.segmenter import NetworkSegmenter
 
         model, device, checkpoint = prepare_model(cfg, args.snapshot_dir, args.checkpoint)
         start = time.perf_counter()
-        count = build_prototypes(cfg, model, cfg.dataset.data_dir, args.data_list or cfg.dataset.memory_data_list,
-                                 args.save_dir, device)
-        print(f"[prototype] {count} prototypes from {checkpoint or 'the untrained network'} in {time.perf_counter() - start:.1f} s "
-              f"-> {args.save_dir}/semantic_prototype")
+        memory, _ = build_memory(cfg, NetworkSegmenter(cfg, model, device), cfg.dataset.data_dir,
+                                 args.data_list or cfg.dataset.memory_data_list, args.save_dir)
+        print(f"[prototype] {memory.shape[0]} labelled prototypes from {checkpoint or 'the untrained network'} in "
+              f"{time.perf_counter() - start:.1f} s -> {args.save_dir}/semantic_prototype")
     return 0
 
 

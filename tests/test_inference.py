@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = ["network.backbone_depth=18", "network.backbone_width=8", "network.embedding_dim=16",
         "network.output_stride=8", "train.crop_size=[64,64]", "train.batch_size=4", "num_workers=0",
         "train.log_step=1", "train.tensorboard_step=0", "test.image_size=96", "test.crop_size=[96,96]",
-        "test.stride=[96,96]", "test.kmeans_iterations=3", "dataset.dataset=folder"]
+        "test.stride=[96,96]", "test.kmeans_iterations=3"]
 
 
 def test_majority_label_counts_ignore_and_breaks_ties_low():
@@ -188,10 +188,15 @@ def test_inference_bad_inputs_give_one_line_errors(voc_run, tmp_path):
              "--data_list", str(voc_run / "test.txt"), "--save_dir", str(tmp_path / "t"),
              "--semantic_memory_dir", str(tmp_path / "nothing"))
     assert p.returncode == 1 and "no prototype files" in p.stderr
-    # A stage-1 checkpoint cannot draw fine/coarse groups.
+    # A stage-1 model cannot draw fine/coarse groups: under its own config, nor under a stage-2 config,
+    # where the transformers would keep their random initialisation (refused, naming the missing weights).
     p = _run("hierarchy.py", "--cfg_path", str(run / "config.yaml"), "--snapshot_dir", str(run),
              "--data_list", str(voc_run / "test.txt"), "--save_dir", str(tmp_path / "h"))
-    assert p.returncode == 1 and "stage-1 model" in p.stderr
+    assert p.returncode == 1 and "need a stage-2 model" in p.stderr
+    p = _run("hierarchy.py", "--cfg_path", str(voc_run / "stage2" / "config.yaml"), "--snapshot_dir", str(run),
+             "--data_list", str(voc_run / "test.txt"), "--save_dir", str(tmp_path / "h"))
+    assert p.returncode == 1 and "has no weights for coarse_queries, coarse_transformer" in p.stderr
+    assert not (tmp_path / "h").exists()
     # A malformed --kmeans_num_clusters.
     p = _run("inference.py", "--cfg_path", str(run / "config.yaml"), "--snapshot_dir", str(run),
              "--data_list", str(voc_run / "test.txt"), "--save_dir", str(tmp_path / "t"),
@@ -208,24 +213,87 @@ def test_oracle_labels_take_each_segments_own_majority_without_ignore():
     assert oracle_labels(seg, lab, num_classes=21, ignore=255).tolist() == [4, 7, 0]
 
 
-def test_results_table_joins_rows_and_extra_columns(tmp_path):
-    for name, miou in (("a", 10.0), ("a_oracle", 60.0), ("a_nn1", 12.5), ("b", 5.0)):
-        (tmp_path / f"{name}.json").write_text(json.dumps({"miou": miou, "pixel_acc": 70.0, "miou_present": miou,
-                                                            "num_images": 3}))
-    p = _run("results_table.py", "--row", f"model a={tmp_path / 'a.json'}", "--row", f"b={tmp_path / 'b.json'}",
-             "--oracle", f"model a={tmp_path / 'a_oracle.json'}", "--nn1", f"model a={tmp_path / 'a_nn1.json'}",
-             "--out_json", str(tmp_path / "t.json"), "--out_md", str(tmp_path / "t.md"))
+def test_readout_entry_scores_every_readout_and_the_learning_curve(voc_run):
+    """pyenv/readout.py: memory, predictions and scores of each read-out for one checkpoint and for every
+    checkpoint of both stages (a learning curve with a baseline drawn flat)."""
+    s1, s2 = voc_run / "stage1", voc_run / "stage2"
+    common = ["--cfg_path", str(s2 / "config.yaml"), "--memory_list", str(voc_run / "memory.txt"),
+              "--test_list", str(voc_run / "test.txt"), "--opts", "test.kmeans_num_clusters=[3,3]"]
+    p = _run("readout.py", *common, "--checkpoint", "untrained", "--save_dir", str(voc_run / "ro_untrained"),
+             "--readouts", "knn", "nn1", "cluster", "oracle")
+    assert p.returncode == 0, p.stderr[-2000:]
+    untrained = json.loads((voc_run / "ro_untrained" / "readout.json").read_text())
+    assert set(untrained) == {"knn", "nn1", "cluster", "oracle"}
+    for readout, folder in (("knn", "semantic_gray"), ("nn1", "nn1_gray"), ("cluster", "cluster_gray"),
+                            ("oracle", "oracle_gray")):
+        assert len(list((voc_run / "ro_untrained" / "test" / folder).glob("*.png"))) == 4, readout
+        assert 0 <= untrained[readout]["miou"] <= 100 and untrained[readout]["images"] == 4
+    assert untrained["oracle"]["miou"] >= untrained["knn"]["miou"]  # the oracle bounds any read-out
+    p = _run("readout.py", *common, "--snapshot_dir", str(s1), str(s2), "--every_checkpoint", "--save_dir",
+             str(voc_run / "curve"), "--baseline", f"untrained={voc_run / 'ro_untrained' / 'readout.json'}")
+    assert p.returncode == 0, p.stderr[-2000:]
+    curve = json.loads((voc_run / "curve" / "curve.json").read_text())
+    assert [point["iteration"] for point in curve["points"]] == [2, 4]  # stage 2 continues stage 1
+    assert set(curve["points"][0]["readouts"]) == {"knn", "cluster"} and "untrained" in curve["baselines"]
+    assert Image.open(voc_run / "curve" / "curve.png").size[0] > 600
+    assert (voc_run / "curve" / "stage2" / "iter_2" / "test" / "eval_cluster.json").is_file()
+    p = _run("readout.py", *common, "--snapshot_dir", str(s1), "--save_dir", str(voc_run / "x"),
+             "--baseline", "untrained")
+    assert p.returncode == 1 and "NAME=READOUT_JSON" in p.stderr
+
+
+def test_label_free_clusters_find_constructed_classes_and_a_permuted_perfect_prediction_scores_100(tmp_path):
+    from hsg.evaluation.pairs import pair_by_folder
+    from hsg.evaluation.report import evaluate_pairing
+    from hsg.inference.readout import label_free_clusters
+
+    # Segments of three classes, each around its own direction, with sizes as weights.
+    g = torch.Generator().manual_seed(0)
+    centres = torch.eye(3, 8)
+    classes = torch.arange(60) % 3
+    features = centres[classes] + 0.05 * torch.randn(60, 8, generator=g)
+    clusters = label_free_clusters(features, torch.randint(1, 50, (60,), generator=g), 3, seed=0)
+    # Perfect up to a renaming of the clusters.
+    assert len({(int(c), int(k)) for c, k in zip(classes, clusters)}) == 3
+    assert label_free_clusters(features, torch.ones(60), 3, seed=0).tolist() == \
+        label_free_clusters(features, torch.ones(60), 3, seed=0).tolist()  # deterministic
+    # A prediction that is the ground truth with the ids permuted scores 100 after Hungarian matching.
+    gt = np.random.default_rng(0).integers(0, 4, (2, 20, 30)).astype(np.uint8)
+    gt[:, :2] = 255
+    permutation = np.array([2, 0, 3, 1], np.uint8)
+    for i in range(2):
+        (tmp_path / "gt").mkdir(exist_ok=True)
+        (tmp_path / "pred").mkdir(exist_ok=True)
+        Image.fromarray(gt[i]).save(tmp_path / "gt" / f"{i}.png")
+        Image.fromarray(np.where(gt[i] == 255, 7, permutation[np.minimum(gt[i], 3)]).astype(np.uint8)).save(
+            tmp_path / "pred" / f"{i}.png")
+    report = evaluate_pairing(pair_by_folder(tmp_path / "pred", tmp_path / "gt"), 4, mode="cluster")
+    assert report["miou"] == pytest.approx(100.0) and report["cluster_to_class"] == {"2": 0, "0": 1, "3": 2, "1": 3}
+
+
+def test_learning_curve_plot(tmp_path):
+    from hsg.vis.curves import plot_learning_curves
+
+    path = plot_learning_curves({100: {"knn": 10.0, "cluster": 8.0}, 200: {"knn": 14.0, "cluster": 12.5}},
+                                {"raw pixels": {"knn": 9.0, "cluster": 11.0}}, tmp_path / "c" / "curve.png", "t")
+    image = np.asarray(Image.open(path).convert("RGB"))
+    assert image.shape[1] > 600 and len(np.unique(image.reshape(-1, 3), axis=0)) > 50  # lines, text, legend
+
+
+def test_results_table_of_readouts(tmp_path):
+    for name, miou in (("a", 10.0), ("b", 5.0)):
+        readouts = {"knn": {"miou": miou, "pixel_acc": 70.0}, "cluster": {"miou": miou + 1, "pixel_acc": 60.0}}
+        if name == "a":
+            readouts["oracle"] = {"miou": 60.0, "pixel_acc": 90.0}
+        (tmp_path / f"{name}.json").write_text(json.dumps(readouts))
+    table = [sys.executable, str(ROOT / "benchmarks" / "small_scale" / "results_table.py")]
+    p = subprocess.run([*table, "--row", f"model a={tmp_path / 'a.json'}", "--row", f"b={tmp_path / 'b.json'}",
+                        "--save_dir", str(tmp_path)], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
-    md = (tmp_path / "t.md").read_text()
-    # columns in a fixed order (1-NN, then oracle) whatever the flags' order; a row without them has empty cells
-    assert "| model | mIoU % | mIoU over present classes % | pixel acc % | 1-NN mIoU % | oracle mIoU % |" in md
-    assert "| model a | 10.00 | 10.00 | 70.00 | 12.50 | 60.00 |" in md
-    assert "| b | 5.00 | 5.00 | 70.00 | | |" in md
-    row = json.loads((tmp_path / "t.json").read_text())["rows"][0]
-    assert (row["oracle_miou"], row["nn1_miou"]) == (60.0, 12.5)
-    p = _run("results_table.py", "--row", f"b={tmp_path / 'b.json'}", "--nn1", f"c={tmp_path / 'a_nn1.json'}",
-             "--out_json", str(tmp_path / "x.json"), "--out_md", str(tmp_path / "x.md"))
-    assert p.returncode == 1 and "--nn1 names 'c'" in p.stderr
-    p = _run("results_table.py", "--row", f"b={tmp_path / 'missing.json'}", "--out_json", str(tmp_path / "x.json"),
-             "--out_md", str(tmp_path / "x.md"))
+    md = (tmp_path / "results.md").read_text()
+    assert "| model | kNN vote mIoU % (the protocol) | label-free mIoU % | oracle mIoU % | pixel acc % (kNN) |" in md
+    assert "| model a | 10.00 | 11.00 | 60.00 | 70.00 |" in md and "| b | 5.00 | 6.00 |  | 70.00 |" in md
+    assert json.loads((tmp_path / "results.json").read_text())["rows"][0]["oracle"]["miou"] == 60.0
+    p = subprocess.run([*table, "--row", f"b={tmp_path / 'missing.json'}", "--save_dir", str(tmp_path)],
+                       capture_output=True, text=True)
     assert p.returncode == 1 and "missing.json" in p.stderr

@@ -28,14 +28,15 @@ class _HelpConfig(argparse.Action):
         parser.exit()
 
 
-def base_parser(description: str, snapshot_required: bool = False) -> argparse.ArgumentParser:
+def base_parser(description: str, snapshot_required: bool = False, snapshot_nargs: str | None = None
+                ) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--help-config", action=_HelpConfig)
     parser.add_argument("--cfg_path", default=None, help="YAML config file (overrides the defaults)")
     parser.add_argument("--opts", nargs="*", default=[], metavar="KEY=VALUE",
                         help="config overrides, e.g. train.base_lr=0.01 network.embedding_dim=64")
-    parser.add_argument("--snapshot_dir", required=snapshot_required, default=None,
+    parser.add_argument("--snapshot_dir", required=snapshot_required, default=None, nargs=snapshot_nargs,
                         help="folder of the run's checkpoints and logs")
     parser.add_argument("--data_dir", default=None, help="root the list file's paths are relative to "
                         "(overrides dataset.data_dir)")

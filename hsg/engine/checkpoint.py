@@ -78,13 +78,26 @@ def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
     return atomic_save(state, path)
 
 
-def latest_checkpoint(snapshot_dir: str | Path) -> Path | None:
-    """The checkpoint with the highest iteration in ``snapshot_dir``, or None."""
+def checkpoint_iteration(path: str | Path) -> int:
+    """The iteration in a checkpoint's name (``model-<iteration>.pth``)."""
+    match = CHECKPOINT_RE.match(Path(path).name)
+    if match is None:
+        raise CheckpointError(f"{path}: not a checkpoint name (model-<iteration>.pth)")
+    return int(match.group(1))
+
+
+def list_checkpoints(snapshot_dir: str | Path) -> list[Path]:
+    """The checkpoints of a run folder, by increasing iteration (empty when there are none)."""
     folder = Path(snapshot_dir)
     if not folder.is_dir():
-        return None
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := CHECKPOINT_RE.match(p.name))]
-    return max(found)[1] if found else None
+        return []
+    return sorted((p for p in folder.iterdir() if CHECKPOINT_RE.match(p.name)), key=checkpoint_iteration)
+
+
+def latest_checkpoint(snapshot_dir: str | Path) -> Path | None:
+    """The checkpoint with the highest iteration in ``snapshot_dir``, or None."""
+    found = list_checkpoints(snapshot_dir)
+    return found[-1] if found else None
 
 
 def read_checkpoint_file(path: str | Path) -> object:

@@ -19,12 +19,22 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
+from tqdm import tqdm
 
+from hsg.config.config import Config
+from hsg.data.datasets import EvalDataset
+from hsg.data.loader import build_eval_loader
 from hsg.errors import CheckpointError
+from hsg.files import write_image
+from hsg.inference.segmenter import output_names
+from hsg.vis.figures import hierarchy_figure
 
 
 @dataclass
@@ -108,3 +118,34 @@ def batch_hierarchy(model, images: torch.Tensor, valid_sizes: list[tuple[int, in
         overseg = regions[i, :h, :w].cpu().numpy() if given else None
         result.append(HierarchyMaps(overseg, *(m[i, :h, :w] for m in maps)))
     return result
+
+
+def hierarchy_pictures(cfg: Config, model, data_dir: str, data_list: str, save_dir: str | Path,
+                       device: torch.device, with_oversegmentation: bool) -> int:
+    """For every image: label PNGs of each level (``hierarchy/<level>/<name>.png``) and one composite
+    figure (``hierarchy/figure/<name>.png``). Images are grouped in batches of ``test.batch_size`` (at
+    least 2: the transformers normalise with batch statistics, see above). Returns the number of images."""
+    save_dir = Path(save_dir)
+    dataset = EvalDataset(cfg, data_dir, data_list, with_oversegmentation=with_oversegmentation)
+    names = output_names(dataset)
+    loader = build_eval_loader(cfg, dataset, batch_size=max(2, cfg.test.batch_size))
+    index = 0
+    for batch in tqdm(loader, desc="hierarchy", unit="batch", dynamic_ncols=True):
+        results = batch_hierarchy(model, batch["image"].to(device), batch["valid_size"],
+                                  batch["oversegmentation"] if with_oversegmentation else None,
+                                  train_output_stride=cfg.network.output_stride)
+        for i, maps in enumerate(results):
+            name = names[index]
+            index += 1
+            h, w = batch["valid_size"][i]
+            rgb = np.asarray(Image.open(batch["image_path"][i]).convert("RGB"))
+            if rgb.shape[:2] != (h, w):
+                rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+            levels = {"oversegmentation": maps.oversegmentation, "segments": maps.segments,
+                      "fine": maps.fine, "coarse": maps.coarse}
+            for level, labels in levels.items():
+                if labels is not None:
+                    out = np.where(labels >= 0, labels + 1, 0).astype(np.uint16)  # 0 = none, ids from 1
+                    write_image(save_dir / "hierarchy" / level / f"{name}.png", out)
+            write_image(save_dir / "hierarchy" / "figure" / f"{name}.png", hierarchy_figure(rgb, levels, title=name))
+    return index

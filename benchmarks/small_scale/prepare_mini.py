@@ -1,11 +1,11 @@
 """Prepare the small real-image benchmark (bashscripts/mini): lists over the images in ../shared/data.
 
-    python pyenv/mini_data.py --shared ../shared/data --out outputs/mini/data [--num_test 100]
+    python benchmarks/small_scale/prepare_mini.py --shared ../shared/data --save_dir outputs/mini/data [--num_test 100]
 
 Training (no labels) uses the BSDS500 train+val images and the VOC 2012 images of the memory part; the
 memory part of VOC (labelled) builds the kNN memory; the test part (held apart, never trained on) is
 scored. The output folder links to the read-only data (nothing is copied) and will hold the
-over-segmentations, whose paths the lists' third column already names (``seginst/...``).
+over-segmentations, whose paths the lists' third column already names (``oversegmentation/...``).
 Writes ``train.txt``, ``memory.txt`` and ``test.txt`` (three columns, relative to the output folder).
 """
 
@@ -43,11 +43,11 @@ def prepare(shared: Path, out: Path, num_test: int) -> dict[str, int]:
     test_ids = {voc_ids[int(i * step)] for i in range(num_test)}
 
     def voc_row(i: str) -> tuple[str, str, str]:
-        return f"VOC2012/JPEGImages/{i}.jpg", f"VOC2012/segcls/{i}.png", f"seginst/VOC2012/{i}.png"
+        return f"VOC2012/JPEGImages/{i}.jpg", f"VOC2012/segcls/{i}.png", f"oversegmentation/VOC2012/{i}.png"
 
     memory = [voc_row(i) for i in voc_ids if i not in test_ids]
     test = [voc_row(i) for i in voc_ids if i in test_ids]
-    bsds = [(f"BSDS500/images/{p.parent.name}/{p.name}", "-", f"seginst/BSDS500/{p.parent.name}/{p.stem}.png")
+    bsds = [(f"BSDS500/images/{p.parent.name}/{p.name}", "-", f"oversegmentation/BSDS500/{p.parent.name}/{p.stem}.png")
             for split in ("train", "val") for p in sorted((out / "BSDS500" / "images" / split).glob("*.jpg"))]
     counts = {"train": write_list(out / "train.txt", bsds + memory), "memory": write_list(out / "memory.txt", memory),
               "test": write_list(out / "test.txt", test)}
@@ -56,14 +56,15 @@ def prepare(shared: Path, out: Path, num_test: int) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--shared", default=str(Path(__file__).resolve().parents[2].parent / "shared" / "data"),
+                        help="the read-only data folder (../shared/data beside the repository)")
+    parser.add_argument("--save_dir", required=True, help="where the links and lists go")
     parser.add_argument("--num_test", type=int, default=100, help="labelled VOC images held apart for scoring")
     args = parser.parse_args(argv)
     with user_errors("mini_data"):
-        counts = prepare(Path(args.shared), Path(args.out), args.num_test)
+        counts = prepare(Path(args.shared), Path(args.save_dir), args.num_test)
         print(f"[mini_data] {counts['train']} training images (no labels), {counts['memory']} labelled memory "
-              f"images, {counts['test']} held-apart test images -> {args.out}/{{train,memory,test}}.txt")
+              f"images, {counts['test']} held-apart test images -> {args.save_dir}/{{train,memory,test}}.txt")
     return 0
 
 
