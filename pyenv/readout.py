@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 from hsg.config.cli import base_parser, resolve_config
-from hsg.errors import ConfigError, DataError, user_errors
+from hsg.errors import DataError, user_errors
 
 READOUTS = ("knn", "nn1", "cluster", "oracle")
 
@@ -58,31 +58,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _baselines(specs: list[str]) -> dict[str, dict[str, float]]:
-    out = {}
-    for spec in specs:
-        name, sep, path = spec.partition("=")
-        if not sep or not name:
-            raise ConfigError(f"--baseline expects NAME=READOUT_JSON, got '{spec}'")
-        if not Path(path).is_file():
-            raise DataError(path, f"readout.json of baseline '{name}' not found (did its read-out run?)")
-        out[name] = {readout: r["miou"] for readout, r in json.loads(Path(path).read_text()).items()}
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     with user_errors("readout"):
         cfg = resolve_config(args)
-        baselines = _baselines(args.baseline)
         from hsg.engine.checkpoint import checkpoint_iteration, list_checkpoints
         from hsg.engine.distributed import select_device
         from hsg.files import write_json
         from hsg.inference.load import load_model, resolve_checkpoint
-        from hsg.inference.readout import run_readouts
+        from hsg.inference.readout import load_named_readout, run_readouts
         from hsg.inference.segmenter import NetworkSegmenter
         from hsg.vis.curves import plot_learning_curves
 
+        baselines = {name: {r: s["miou"] for r, s in data.items()}
+                     for name, _, data in (load_named_readout(spec, "--baseline") for spec in args.baseline)}
         device = select_device(cfg.device)
         save_dir = Path(args.save_dir)
 

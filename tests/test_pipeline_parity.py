@@ -18,9 +18,10 @@ STAGE2 = ["train.fine_hrchy_loss_types=segsort", "train.coarse_hrchy_loss_types=
           "train.dmon_loss_types=dmon", "train.centroid_cont_loss_types=segsort"]
 
 
-def _model(state_dict):
+def _model(state_dict, dim=32):
+    """The stage-2 COCO model (no dropout, as the fixtures ran) with the original's non-backbone weights."""
     cfg = get_default_config()
-    cfg.merge_from_list(["network.embedding_dim=32", "network.backbone_depth=18", "network.backbone_width=8",
+    cfg.merge_from_list([f"network.embedding_dim={dim}", "network.backbone_depth=18", "network.backbone_width=8",
                          "network.hierarchy=true", "network.transformer_dropout=0.0",
                          "network.kmeans_num_clusters=[4,4]", "network.kmeans_iterations=15",
                          "network.node_padding=256", *STAGE2])
@@ -143,16 +144,8 @@ def test_stage2_step_matches_original(parity_dir, name):
 def _grouping(parity_dir, dtype):
     """The grouping half of the stage-2 step at the recipe's width (C = 128) on a real backbone's output."""
     d = load_parity(parity_dir, "hsg_grouping_resnet50_c128.pt")
-    cfg = get_default_config()
-    cfg.merge_from_list(["network.embedding_dim=128", "network.backbone_depth=18", "network.backbone_width=8",
-                         "network.hierarchy=true", "network.transformer_dropout=0.0",
-                         "network.kmeans_num_clusters=[4,4]", "network.kmeans_iterations=15",
-                         "network.node_padding=256", *STAGE2])
-    model = HSGModel(cfg.network, cfg.train)
-    _, unexpected = model.load_state_dict(from_original(d["state_dict"]), strict=False)
-    assert not unexpected
-    model = model.to(dtype).train()
-    return d, cfg, _forward(model, d["inputs"]["embedding"].to(dtype), d["inputs"])
+    model, cfg = _model(d["state_dict"], dim=128)
+    return d, cfg, _forward(model.to(dtype), d["inputs"]["embedding"].to(dtype), d["inputs"])
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])

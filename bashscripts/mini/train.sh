@@ -22,7 +22,6 @@
 (
   set -euo pipefail
   source "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/lib.sh"
-  cd "$HSG_ROOT"
   SHARED="${SHARED:-$(cd "$HSG_ROOT/.." && pwd)/shared/data}"
   PROFILE="${PROFILE:-cpu}"
   SEED="${SEED:-0}"

