@@ -1,12 +1,20 @@
-"""Inference speed: images per second of the kNN read-out, split into its stages, batched vs one at a time.
+"""Inference speed: images per second of the kNN read-out, split into its stages, batched vs one at a time;
+and time and peak memory against image size.
 
     python benchmarks/inference_speed.py [--device cuda] [--depth 50] [--image_size 512] [--images 8]
         [--batch_sizes 1 4] [--memory 380000] [--out benchmarks/results/inference_speed.json]
+    python benchmarks/inference_speed.py --sizes 512 1024 2048 0 [--depth 50] [--photo 6000x4000]
 
 Per image: the output-stride-8 embedding of a padded canvas, k-means (6x6 grid) on it, and the kNN vote of
 its segments against a memory of ``--memory`` random prototypes (VOC train_aug gives about 380k). The
 baseline in the same run is the original's way: one image at a time and a full argsort of the memory for
 every segment instead of a top-k. Prints a table and writes JSON.
+
+``--sizes``: one photo of ``--photo`` pixels (a smooth random picture written as JPEG) cut into segments
+by the inference path (``EvalDataset`` -> sliding-window embedding -> k-means), once per
+``test.image_size`` in the list (0 = the photo's own size), each in a fresh process so that its peak
+resident memory is its own; ``--uncapped`` adds the same runs with ``test.max_pixels`` lifted, the
+baseline of the cap.
 """
 
 from __future__ import annotations
@@ -14,9 +22,14 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import resource
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from hsg.config.config import load_config
@@ -79,6 +92,58 @@ def run(args: argparse.Namespace) -> dict:
             "memory": args.memory, "rows": rows}
 
 
+def one_size(args: argparse.Namespace) -> dict:
+    """In this process: segment the photo at one setting; wall seconds and peak resident memory."""
+    from hsg.inference.segmenter import NetworkSegmenter, segment_images
+
+    opts = [f"network.backbone_depth={args.depth}", f"network.embedding_dim={args.dim}", "num_workers=0",
+            f"test.image_size={args.one_size}", "test.kmeans_iterations=15"]
+    if args.uncapped:
+        opts.append(f"test.max_pixels={10**9}")
+    cfg = load_config(opts=opts)
+    cfg.test.crop_size = [512, 512]
+    cfg.test.stride = [512, 512]
+    torch.manual_seed(0)
+    device = torch.device(args.device)
+    model = build_model(cfg)
+    model.set_output_stride(8)
+    model = model.to(device).eval()
+    start = time.perf_counter()
+    image = next(segment_images(cfg, NetworkSegmenter(cfg, model, device), "", args.list))
+    seconds = time.perf_counter() - start
+    return {"image_size": args.one_size, "capped": not args.uncapped, "working_size": list(image.ids.shape),
+            "segments": int(image.features.shape[0]), "seconds": seconds,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def by_size(args: argparse.Namespace) -> dict:
+    """Every setting of ``--sizes`` in its own process, on one generated photo."""
+    width, height = (int(v) for v in args.photo.split("x"))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        rng = np.random.default_rng(0)
+        small = rng.random((height // 64 + 2, width // 64 + 2, 3)).astype(np.float32)
+        import cv2
+
+        photo = (cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC).clip(0, 1) * 255).astype(np.uint8)
+        cv2.imwrite(f"{tmp}/photo.jpg", photo)
+        Path(f"{tmp}/list.txt").write_text(f"{tmp}/photo.jpg\n")
+        for uncapped in ([False, True] if args.uncapped else [False]):
+            for size in args.sizes:
+                command = [sys.executable, __file__, "--one_size", str(size), "--list", f"{tmp}/list.txt",
+                           "--device", args.device, "--depth", str(args.depth), "--dim", str(args.dim)]
+                done = subprocess.run(command + (["--uncapped"] if uncapped else []), capture_output=True, text=True)
+                if done.returncode:
+                    raise SystemExit(done.stderr[-3000:])
+                rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+                r = rows[-1]
+                print(f"image_size {size or 'own'} ({'uncapped' if uncapped else 'capped'}): working "
+                      f"{r['working_size'][1]}x{r['working_size'][0]}, {r['seconds']:.1f} s, {r['peak_rss_mib']:.0f} MiB",
+                      flush=True)
+    return {"device": args.device, "torch": torch.__version__, "threads": torch.get_num_threads(), "depth": args.depth,
+            "photo": args.photo, "rows": rows}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -88,8 +153,25 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--batch_sizes", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--memory", type=int, default=380000)
-    parser.add_argument("--out", default="benchmarks/results/inference_speed.json")
+    parser.add_argument("--out", default=None, help="JSON output (default benchmarks/results/inference_speed.json, "
+                                                     "or inference_memory.json with --sizes)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=None,
+                        help="time and peak memory per test.image_size (0: the photo's own size)")
+    parser.add_argument("--photo", default="6000x4000", help="--sizes: the photo's width x height")
+    parser.add_argument("--uncapped", action="store_true", help="--sizes: also without test.max_pixels")
+    parser.add_argument("--one_size", type=int, default=None, help=argparse.SUPPRESS)  # a child of --sizes
+    parser.add_argument("--list", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one_size is not None:
+        print(json.dumps(one_size(args)))
+        return
+    if args.sizes:
+        result = by_size(args)
+        out = Path(args.out or "benchmarks/results/inference_memory.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2))
+        print(f"wrote {out}")
+        return
     result = run(args)
     print(f"device {result['device']}, ResNet-{args.depth}, {args.image_size}x{args.image_size}, "
           f"{args.images} images, memory of {args.memory} prototypes, {result['threads']} threads")
@@ -97,8 +179,9 @@ def main() -> None:
     for r in result["rows"]:
         print(f"{r['method']:<32} {r['embed_ms_per_image']:9.1f} {r['kmeans_ms_per_image']:11.1f} "
               f"{r['knn_ms_per_image']:8.1f} {r['images_per_s']:9.2f}")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
+    out = Path(args.out or "benchmarks/results/inference_speed.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -30,10 +30,16 @@ class DataError(ValueError):
 
     def __init__(self, path: str | os.PathLike | None, message: str | None = None, where: str | None = None) -> None:
         if message is None:
-            # One argument: an already formatted message. This is how a DataLoader re-raises an error
-            # from a worker process, so the trainer still sees a DataError with the worker's text.
-            self.path, self.where, self.reason = None, None, str(path)
-            super().__init__(str(path))
+            # One argument: an already formatted message. This is how a DataLoader re-raises an error from
+            # a worker process: "Caught DataError in DataLoader worker process 0. Original Traceback ...",
+            # the worker's traceback and, last, "hsg.errors.DataError: <the message>". Only that message
+            # is kept, so the error reads the same with workers as without.
+            text = str(path)
+            if text.startswith("Caught DataError"):
+                last = text.strip().splitlines()[-1]
+                text = last.split("DataError: ", 1)[1] if "DataError: " in last else last
+            self.path, self.where, self.reason = None, None, text
+            super().__init__(text)
             return
         self.path = None if path is None else str(path)
         self.where = where
@@ -72,7 +78,13 @@ class StalledError(RuntimeError):
 
 
 class Interrupted(RuntimeError):
-    """Training was stopped by SIGTERM or SIGINT after writing a checkpoint that resumes the run."""
+    """Training was stopped by SIGTERM or SIGINT after writing a checkpoint that resumes the run.
+
+    ``exit_status`` is the shell's convention for a process ended by that signal (128 + its number)."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_status = 128 + signum
 
 
 class DiskFullError(OSError):
@@ -100,5 +112,5 @@ def user_errors(prog: str) -> Iterator[None]:
     except USER_ERRORS as e:
         if os.environ.get("HSG_TRACEBACK"):
             raise
-        print(f"[{prog}] error: {e}", file=sys.stderr)
-        sys.exit(1)
+        print(f"[{prog}] {'stopped' if isinstance(e, Interrupted) else 'error'}: {e}", file=sys.stderr)
+        sys.exit(getattr(e, "exit_status", 1))

@@ -6,6 +6,9 @@
     torchrun --nnodes 2 --node_rank R --master_addr HOST --nproc_per_node 8 pyenv/train.py ...
 
 ``train.batch_size`` is the global batch: the same config means the same run on any number of processes.
+The run owns its --snapshot_dir (a second run there is refused); --opts train.resume=true continues the
+newest checkpoint. SIGTERM or Ctrl-C stops after the current iteration with a checkpoint (exit status
+128 + the signal's number); a second Ctrl-C exits at once.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import sys
 
 from hsg.config.cli import base_parser, resolve_config
-from hsg.errors import user_errors
+from hsg.errors import Interrupted, user_errors
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +29,14 @@ def main(argv: list[str] | None = None) -> int:
         from hsg.engine import distributed as du  # after argument checks: importing torch takes a moment
         from hsg.engine.trainer import train
 
-        path = train(cfg, args.snapshot_dir)
+        try:
+            path = train(cfg, args.snapshot_dir)
+        except KeyboardInterrupt:  # before the training loop, where SIGINT is not yet handled
+            print("[train] interrupted before the first iteration: nothing was trained", file=sys.stderr)
+            return 130
+        except Interrupted:
+            du.cleanup()  # every process stopped at the same iteration: leave the group cleanly
+            raise
         du.cleanup()  # here, not inside train(): its DDP wrapper must be gone first (see du.cleanup)
         print(f"[train] final checkpoint: {path}")
     return 0

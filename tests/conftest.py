@@ -32,5 +32,21 @@ def parity_dir() -> Path:
     return _require(SHARED / "parity")
 
 
+@pytest.fixture(scope="session")
+def data(tmp_path_factory):
+    """The tiny training set of the engine and reliability tests (tests/training_runs.py)."""
+    from training_runs import make_data
+
+    return make_data(tmp_path_factory.mktemp("engine_data"))
+
+
+@pytest.fixture(scope="session")
+def uninterrupted(data, tmp_path_factory):
+    """``get(stage)``: an uninterrupted 9-iteration run of each stage, run once for the whole session."""
+    from training_runs import uninterrupted_runs
+
+    return uninterrupted_runs(data, tmp_path_factory.mktemp)
+
+
 def load_parity(parity_dir: Path, name: str) -> dict:
     return torch.load(parity_dir / name, weights_only=True)

@@ -178,13 +178,18 @@ def test_readers_name_the_file(files):
 
 
 def test_error_survives_a_worker_process(files):
-    """A DataError raised in a DataLoader worker reaches the main process with its message."""
+    """A DataError raised in a DataLoader worker reaches the main process as the same one line as without
+    workers (not the worker's traceback)."""
     lst = write(files["dir"], "worker.txt", [line3(files, image="garbage")] * 2)
-    c = cfg()
-    c.num_workers = 1
-    loader = build_train_loader(c, TrainDataset(c, "", str(lst)), 0, 1, 1, 0)
-    with pytest.raises(DataError, match=r"garbage\.jpg \(listed at .*worker\.txt:1\)"):
-        next(iter(loader))
+    messages = []
+    for workers in (0, 1):
+        c = cfg()
+        c.num_workers = workers
+        loader = build_train_loader(c, TrainDataset(c, "", str(lst)), 0, 1, 1, 0)
+        with pytest.raises(DataError, match=r"garbage\.jpg \(listed at .*worker\.txt:1\)") as error:
+            next(iter(loader))
+        messages.append(str(error.value))
+    assert messages[1] == messages[0] and "\n" not in messages[1]
 
 
 def test_cityscapes_table():

@@ -191,6 +191,10 @@ DEFAULTS: dict[str, Any] = {
     "test": {
         "image_size": K(512, "Resize the longer image side to this before inference (512 VOC, 2048 Cityscapes); "
                              "0 keeps the image's own size.", low=0),
+        "max_pixels": K(2048 * 1024, "Largest image (in pixels) that is embedded and clustered as it is; a larger "
+                                     "one is scaled down to this many pixels and its segments are scaled back up "
+                                     "(nearest) to the image, so memory and time stay bounded (2048x1024, a full "
+                                     "Cityscapes frame, is within it).", low=1024),
         "crop_size": K([512, 512], "Sliding-window crop [height, width]; images are padded up to it.", low=1),
         "stride": K([512, 512], "Sliding-window stride [height, width].", low=1),
         "scales": K([1.0], "Test-time scales; embeddings of every scale are averaged.", check=_positive),

@@ -135,6 +135,7 @@ class EvalDataset(Dataset):
 
     def __init__(self, cfg: Any, data_dir: str, data_list: str, with_oversegmentation: bool = False) -> None:
         self.image_size = cfg.test.image_size
+        self.max_pixels = cfg.test.max_pixels
         self.crop_size = tuple(cfg.test.crop_size)
         self.mean, self.std = cfg.network.pixel_means, cfg.network.pixel_stds
         self.num_classes = cfg.dataset.num_classes
@@ -177,6 +178,9 @@ class EvalDataset(Dataset):
         image, label, regions = self._load(sample)
         orig = image.shape[:2]
         valid = longer_side_size(orig, self.image_size) if self.image_size > 0 else orig
+        if valid[0] * valid[1] > self.max_pixels:  # bounded memory for huge photos (test.max_pixels)
+            scale = (self.max_pixels / (valid[0] * valid[1])) ** 0.5
+            valid = (max(1, int(valid[0] * scale)), max(1, int(valid[1] * scale)))
         std = np.asarray(self.std, np.float32)
         mean = np.asarray(self.mean, np.float32)
         x = (image.astype(np.float32) / 255 - mean) / std  # normalise, then resize, as the original

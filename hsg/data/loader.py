@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 from typing import Any, Iterator
 
 import cv2
@@ -88,6 +89,9 @@ class _WorkerInit:
         self.seed, self.rank, self.sampler = seed, rank, sampler
 
     def __call__(self, worker_id: int) -> None:
+        # Ctrl-C belongs to the main process (hsg.engine.preemption), which finishes its iteration and stops
+        # the workers itself. (SIGTERM keeps its default: multiprocessing stops workers with it.)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         epoch = self.sampler.epoch if self.sampler is not None else 0
         entropy = stream_entropy(self.seed, self.rank, worker_id, epoch)
         seed_process(entropy)

@@ -121,22 +121,16 @@ def load_checkpoint(path: str | Path) -> dict:
     return state
 
 
-def load_model_weights(model: nn.Module, path: str | Path) -> dict[str, list[str]]:
-    """Load a checkpoint's weights (ours or the original's) into ``model``.
-
-    Stage 2 initialises from stage 1, whose checkpoint has no transformer weights, and inference does not
-    need the transformers: so keys missing from the checkpoint are allowed only for the hierarchy modules,
-    and transformer keys without a place in the model are ignored. Any other mismatch (a different depth
-    or embedding size, say) is an error naming the keys.
-    """
-    state = as_ours(read_checkpoint_file(path), source=str(path))
-    target = unwrap(model)
-    own = target.state_dict()
-    hier = tuple(f"{name}." for name in HIERARCHY_MODULES)
+def check_fits(model: nn.Module, state: dict[str, torch.Tensor], source: str | Path,
+               optional: tuple[str, ...] = ()) -> dict[str, list[str]]:
+    """Raise a :class:`CheckpointError` naming the first mismatched keys and shapes unless the state dict
+    fits ``model``; keys under the module prefixes ``optional`` may be missing or extra. Returns the
+    ``missing`` and ``unexpected`` keys."""
+    own = unwrap(model).state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    bad_missing = [k for k in missing if not k.startswith(hier)]
-    bad_unexpected = [k for k in unexpected if not k.startswith(hier)]
+    bad_missing = [k for k in missing if not k.startswith(optional)]
+    bad_unexpected = [k for k in unexpected if not k.startswith(optional)]
     shape = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
              for k in own if k in state and state[k].shape != own[k].shape]
     if bad_missing or bad_unexpected or shape:
@@ -147,7 +141,21 @@ def load_model_weights(model: nn.Module, path: str | Path) -> dict[str, list[str
             lines.append(f"not in the model: {bad_unexpected[:5]}{' ...' if len(bad_unexpected) > 5 else ''}")
         if shape:
             lines.append("shape mismatch: " + "; ".join(shape[:3]))
-        raise CheckpointError(f"{path} does not fit the model built from the config "
-                         f"(network.backbone_depth/backbone_width/embedding_dim?): " + " | ".join(lines))
-    target.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
+        raise CheckpointError(f"{source} does not fit the model built from the config "
+                              f"(network.backbone_depth/backbone_width/embedding_dim/hierarchy?): " + " | ".join(lines))
     return {"missing": missing, "unexpected": unexpected}
+
+
+def load_model_weights(model: nn.Module, path: str | Path) -> dict[str, list[str]]:
+    """Load a checkpoint's weights (ours or the original's) into ``model``.
+
+    Stage 2 initialises from stage 1, whose checkpoint has no transformer weights, and inference does not
+    need the transformers: so keys missing from the checkpoint are allowed only for the hierarchy modules,
+    and transformer keys without a place in the model are ignored. Any other mismatch (a different depth
+    or embedding size, say) is an error naming the keys.
+    """
+    state = as_ours(read_checkpoint_file(path), source=str(path))
+    keys = check_fits(model, state, path, optional=tuple(f"{name}." for name in HIERARCHY_MODULES))
+    own = unwrap(model).state_dict()
+    unwrap(model).load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
+    return keys

@@ -50,11 +50,13 @@ def select_device(setting: str, local_rank: int = 0) -> torch.device:
     return torch.device("cpu")
 
 
-def init_distributed(device: str = "auto", timeout_minutes: float = 30) -> DistInfo:
+def init_distributed(device: str = "auto", timeout_minutes: float = 10) -> DistInfo:
     """Join the process group that ``torchrun`` describes in the environment, or run alone.
 
     ``device`` is the config's ``device`` key (see :func:`select_device`); each process takes the GPU of
-    its ``LOCAL_RANK``; the backend is NCCL on GPUs and gloo on the CPU.
+    its ``LOCAL_RANK``; the backend is NCCL on GPUs and gloo on the CPU. ``timeout_minutes``
+    (``train.dist_timeout_minutes``) bounds every collective operation: with gloo a stalled one raises
+    (see :func:`is_timeout`), with NCCL PyTorch's watchdog ends the process, naming the collective.
     """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
@@ -68,6 +70,21 @@ def init_distributed(device: str = "auto", timeout_minutes: float = 30) -> DistI
     if not is_distributed():
         dist.init_process_group(backend=backend, timeout=datetime.timedelta(minutes=timeout_minutes))
     return DistInfo(rank=rank, world_size=world_size, local_rank=local_rank, device=dev, backend=backend)
+
+
+def is_timeout(error: BaseException) -> bool:
+    """True for the error a collective operation raises when another process did not answer in time."""
+    text = str(error).lower()
+    return isinstance(error, RuntimeError) and ("timed out" in text or "timeout" in text)
+
+
+def broadcast_object(obj, source: int = 0):
+    """``obj`` of process ``source`` on every process (a picklable value)."""
+    if not is_distributed():
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=source)
+    return box[0]
 
 
 def cleanup() -> None:
