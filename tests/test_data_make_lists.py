@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +20,9 @@ CS_NAME = "frankfurt_000000_000294"
 
 @pytest.fixture(scope="module")
 def make_lists():
-    spec = importlib.util.spec_from_file_location("pyenv_make_lists", ROOT / "pyenv" / "make_lists.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the script loads
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+    from hsg.cli import make_lists
+
+    return make_lists
 
 
 def run(make_lists, capsys, *args: str) -> tuple[list[list[str]], str]:

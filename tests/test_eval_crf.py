@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT
 from PIL import Image
 
+from hsg.cli import eval as eval_cli
 from hsg.evaluation.crf import crf_available, refine_labels
 from hsg.errors import OptionalDependencyError
 
-_spec = importlib.util.spec_from_file_location("hsg_eval_cli_crf", ROOT / "pyenv" / "eval.py")
-eval_cli = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(eval_cli)
 
 
 def _scene() -> tuple[np.ndarray, np.ndarray, np.ndarray]:

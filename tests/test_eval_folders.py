@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -16,12 +15,10 @@ from conftest import ROOT, load_parity
 from PIL import Image
 
 from hsg.errors import DataError, EvalError
+from hsg.cli import eval as eval_cli
 from hsg.data.io import read_label_map
 from hsg.evaluation.pairs import pair_by_folder, pair_by_list, parse_string_replace
 
-_spec = importlib.util.spec_from_file_location("hsg_eval_cli", ROOT / "pyenv" / "eval.py")
-eval_cli = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(eval_cli)
 
 
 def _save(path: Path, label: np.ndarray) -> Path:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +20,9 @@ IDS = ("2007_000032", "2007_000039", "2007_000063")
 
 @pytest.fixture(scope="module")
 def tool():
-    name = "oversegment_script"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "pyenv" / "oversegment.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # its dataclasses look their module up while being created
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[name]
+    from hsg.cli import oversegment
+
+    return oversegment
 
 
 @pytest.fixture()

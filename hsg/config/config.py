@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from hsg.config.defaults import DEFAULTS, LEGACY_KEYS, RENAMED_KEYS, K
+from hsg.config.presets import preset_names, resolve_config_path
 from hsg.errors import ConfigError
 from hsg.files import atomic_write
 
@@ -60,9 +61,10 @@ class Config(dict):
         return self
 
     def merge_from_file(self, path: str | Path) -> "Config":
-        path = Path(path)
+        """Apply a YAML file, or a preset of ``configs/`` by name (:mod:`hsg.config.presets`)."""
+        path = resolve_config_path(path)
         if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
+            raise ConfigError(f"config file not found: {path} (presets: {', '.join(preset_names())})")
         with open(path) as f:
             try:
                 data = yaml.safe_load(f)

@@ -29,8 +29,6 @@ from hsg.oversegmentation.batch import Settings, list_jobs, run_jobs
 from hsg.oversegmentation.ucm import START_THRESHOLD, THRESHOLD_STEP
 from hsg.vis.curves import plot_learning_curves
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @dataclass
 class DemoSize:
@@ -48,7 +46,7 @@ READOUTS = ("knn", "cluster")
 
 
 def _config(name: str, overrides: list[str]) -> Config:
-    return load_config(ROOT / "configs" / name, overrides)
+    return load_config(name, overrides)  # a preset by name: the repository's configs/, or the installed copy
 
 
 def oversegment(data: Path, data_list: Path, max_regions: int) -> Path:

@@ -1,0 +1,112 @@
+"""Score checkpoints in one command: labelled memory, predictions of the test list, mIoU per read-out;
+optionally every checkpoint of one or more runs, as a learning curve with baselines.
+
+    python pyenv/readout.py --cfg_path CFG --snapshot_dir RUN --data_dir DATA --memory_list TRAIN \
+        --test_list VAL --save_dir RUN/readout --readouts knn cluster
+    python pyenv/readout.py ... --checkpoint untrained --save_dir out/untrained          # the baseline
+    python pyenv/readout.py ... --snapshot_dir RUN/stage1 RUN/stage2 --every_checkpoint \
+        --baseline untrained=out/untrained/readout.json --save_dir RUN/curve
+
+Read-outs (``hsg/inference/readout.py``): ``knn`` (the original's protocol: the 20-vote of the labelled
+memory), ``nn1``, ``cluster`` (label-free: k-means of the test set into ``dataset.num_classes`` clusters,
+Hungarian-matched) and ``oracle`` (each segment's own majority ground truth, a diagnostic). The k-means
+grid, the number of classes, the vote's k and the ignore label come from the config
+(``test.kmeans_num_clusters``, ``dataset.num_classes``, ``test.knn``, ``dataset.semantic_ignore_index``).
+
+Writes ``SAVE_DIR/readout.json`` ({read-out: mIoU, pixel accuracy, per-class IoU}); with
+``--every_checkpoint``, ``SAVE_DIR/<run>/iter_<N>/readout.json`` for each checkpoint (iterations of a
+later run continue those of the earlier one: stage 2 after stage 1), ``SAVE_DIR/curve.json`` and
+``SAVE_DIR/curve.png``. Checkpoints already scored are not scored again (``--overwrite`` redoes them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from hsg.cli.common import base_parser, resolve_config
+from hsg.errors import DataError, user_errors
+
+READOUTS = ("knn", "nn1", "cluster", "oracle")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = base_parser(__doc__.splitlines()[0], snapshot_nargs="+")
+    parser.add_argument("--checkpoint", default=None,
+                        help="one checkpoint file, or 'untrained' (the randomly initialised network); default: "
+                             "the newest checkpoint of the last --snapshot_dir")
+    parser.add_argument("--every_checkpoint", action="store_true",
+                        help="score every checkpoint of every --snapshot_dir, and draw the learning curve")
+    parser.add_argument("--memory_list", default=None, help="labelled images of the memory (knn and nn1)")
+    parser.add_argument("--test_list", required=True, help="images to score, with their ground truth")
+    parser.add_argument("--save_dir", required=True, help="output folder")
+    parser.add_argument("--readouts", nargs="+", default=["knn", "cluster"], choices=READOUTS,
+                        help="read-outs to compute and score")
+    parser.add_argument("--baseline", action="append", default=[], metavar="NAME=READOUT_JSON",
+                        help="a baseline's readout.json, drawn as flat lines on the learning curve")
+    parser.add_argument("--title", default="", help="title of the learning-curve plot")
+    parser.add_argument("--overwrite", action="store_true", help="score checkpoints already scored again")
+    args = parser.parse_args(argv)
+    if {"knn", "nn1"} & set(args.readouts) and not args.memory_list:
+        parser.error("--memory_list is required for the knn and nn1 read-outs")
+    if args.every_checkpoint and args.checkpoint:
+        parser.error("give --checkpoint or --every_checkpoint, not both")
+    if not args.snapshot_dir and args.checkpoint in (None, "") and not args.every_checkpoint:
+        parser.error("give --snapshot_dir RUN (its newest checkpoint is scored) or --checkpoint FILE|untrained")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    with user_errors("readout"):
+        cfg = resolve_config(args)
+        from hsg.engine.checkpoint import checkpoint_iteration, list_checkpoints
+        from hsg.engine.distributed import select_device
+        from hsg.files import write_json
+        from hsg.inference.load import load_model, resolve_checkpoint
+        from hsg.inference.readout import load_named_readout, run_readouts
+        from hsg.inference.segmenter import NetworkSegmenter
+        from hsg.vis.curves import plot_learning_curves
+
+        baselines = {name: {r: s["miou"] for r, s in data.items()}
+                     for name, _, data in (load_named_readout(spec, "--baseline") for spec in args.baseline)}
+        device = select_device(cfg.device)
+        save_dir = Path(args.save_dir)
+
+        def score(checkpoint: Path | None, out: Path) -> dict:
+            if (out / "readout.json").is_file() and not args.overwrite:
+                return json.loads((out / "readout.json").read_text())
+            model = load_model(cfg, checkpoint, device)
+            summary = run_readouts(cfg, NetworkSegmenter(cfg, model, device), cfg.dataset.data_dir, args.test_list,
+                                   out, args.readouts, memory_list=args.memory_list, device=device)
+            print(f"[readout] {checkpoint or 'untrained network'}: " +
+                  ", ".join(f"{r} {s['miou']:.2f}" for r, s in summary.items()) + f" mIoU -> {out}/readout.json")
+            return summary
+
+        if not args.every_checkpoint:
+            dirs = args.snapshot_dir or [None]
+            score(resolve_checkpoint(dirs[-1], args.checkpoint), save_dir)
+            return 0
+        points, offset = [], 0
+        for run in args.snapshot_dir:
+            checkpoints = list_checkpoints(run)
+            if not checkpoints:
+                raise DataError(run, "no checkpoint (model-*.pth) in the run folder")
+            for path in checkpoints:
+                iteration = checkpoint_iteration(path)
+                summary = score(path, save_dir / Path(run).name / f"iter_{iteration}")
+                points.append({"iteration": offset + iteration, "run": str(run), "checkpoint": str(path),
+                               "readouts": summary})
+            offset += checkpoint_iteration(checkpoints[-1])
+        curve = {"points": points, "baselines": baselines, "title": args.title}
+        write_json(save_dir / "curve.json", curve)
+        plot_learning_curves({p["iteration"]: {r: s["miou"] for r, s in p["readouts"].items()} for p in points},
+                             baselines, save_dir / "curve.png", args.title)
+        print(f"[readout] {len(points)} checkpoints -> {save_dir}/curve.json, {save_dir}/curve.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
