@@ -265,3 +265,15 @@ def test_exif_orientation_is_ignored(files):
     out = read_image(path)
     assert out.shape == image.shape
     assert np.abs(out.astype(int) - image.astype(int)).mean() < 3  # JPEG re-encoding noise only
+
+
+def test_output_names_stay_inside_the_output_folder():
+    """An image outside the data root (absolute, or reached with '..') is named by its file name alone, so
+    outputs written under <folder>/<name> can never land beside the data."""
+    from hsg.data.lists import sample_name
+
+    assert sample_name("/data/shared/VOC2012/JPEGImages/a.jpg", "") == "a"
+    assert sample_name("/data/shared/VOC2012/JPEGImages/a.jpg", "/data/shared") == "VOC2012/JPEGImages/a"
+    assert sample_name("/elsewhere/a.jpg", "/data") == "a"
+    assert sample_name("../up/a.jpg", "/data") == "a"
+    assert sample_name("trip/./day 2/a.png", "/data") == "trip/day 2/a"

@@ -1,61 +1,91 @@
 """Pictures of the segment hierarchy (over-segmentation, k-means segments, fine and coarse groups) of any
 images, with a stage-2 checkpoint.
 
-    python pyenv/hierarchy.py --cfg_path CFG --snapshot_dir RUN --image_dir my_photos --save_dir out
-    python pyenv/hierarchy.py ... --data_dir DATA --data_list LIST [--with_oversegmentation]
+    python pyenv/hierarchy.py --cfg_path CFG --checkpoint RUN/model-N.pth --image_dir my_photos --save_dir out
+    python pyenv/hierarchy.py --cfg_path CFG --snapshot_dir RUN --data_dir DATA --data_list LIST \
+        --save_dir out [--with_oversegmentation]
 
-Writes ``SAVE_DIR/hierarchy/<level>/<name>.png`` (uint16 labels, 0 = padding, groups from 1) and one
-composite figure per image in ``SAVE_DIR/hierarchy/figure/``.
+A folder of photos needs nothing else: its over-segmentations are read from
+``IMAGE_DIR/oversegmentation/`` where they exist (``pyenv/oversegment.py --image_dir IMAGE_DIR`` puts them
+there) and made for the others into ``SAVE_DIR/oversegmentation/``; ``--no_oversegmentation`` groups the
+k-means segments alone. Masks and other files stored beside the photos are not taken for photos.
+
+Writes, for each image, ``SAVE_DIR/hierarchy/<level>/<name>.png`` at the image's own size (palette PNGs
+whose values are the ids in the figure's legend and whose colours are the figure's; 255 = none) and one
+composite figure ``SAVE_DIR/hierarchy/figure/<name>.png``; ``<name>`` keeps the photo's sub-folders.
 """
 
 from __future__ import annotations
 
-import sys
-import tempfile
+import os
 from pathlib import Path
 
-from hsg.errors import ConfigError
 from hsg.cli.common import add_inference_flags, base_parser, resolve_config
-from hsg.errors import user_errors
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+from hsg.errors import ConfigError, DataError, user_errors
 
 
-def folder_list(image_dir: Path, out: Path) -> Path:
-    """A one-column list of every image under ``image_dir`` (absolute paths)."""
-    images = sorted(p for p in image_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not images:
-        raise FileNotFoundError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {image_dir}")
-    out.write_text("".join(f"{p.resolve()}\n" for p in images))
-    return out
+def folder_samples(image_dir: Path, save_dir: Path, oversegmentation: bool, workers: int) -> list:
+    """The photos under ``image_dir`` as samples, with their over-segmentations (found, or made)."""
+    from hsg.data.catalogue import oversegmentation_path
+    from hsg.data.listing import folder_images
+    from hsg.data.lists import Sample
+    from hsg.oversegmentation.batch import Job, Settings, run_jobs
+    from hsg.oversegmentation.ucm import MAX_REGIONS, START_THRESHOLD, THRESHOLD_STEP
+
+    if not image_dir.is_dir():
+        raise DataError(image_dir, "--image_dir is not a directory")
+    photos = list(folder_images(image_dir, exclude=(save_dir,)))
+    if not photos:
+        raise DataError(image_dir, "no images found under the folder")
+    samples, jobs = [], []
+    for photo in photos:
+        rel = photo.relative_to(image_dir).as_posix()
+        mask = None
+        if oversegmentation:
+            mask = image_dir / oversegmentation_path("folder", rel)
+            if not mask.is_file():
+                mask = save_dir / oversegmentation_path("folder", rel)
+                jobs.append(Job(str(photo), str(mask), None))
+        samples.append(Sample(str(photo), None, None if mask is None else str(mask), str(Path(rel).with_suffix(""))))
+    if jobs:
+        print(f"[hierarchy] over-segmenting {len(jobs)} image(s) into {save_dir / 'oversegmentation'}")
+        settings = Settings("gradient", None, "cpu", None, MAX_REGIONS, START_THRESHOLD, THRESHOLD_STEP, threads=1)
+        failed = set(run_jobs(jobs, settings, workers)["failed_images"])
+        samples = [s for s in samples if s.image not in failed]  # an unreadable photo: reported, left out
+    return samples
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     add_inference_flags(parser)
-    parser.add_argument("--image_dir", default=None, help="a folder of images (instead of --data_list)")
+    parser.add_argument("--image_dir", default=None, help="a folder of images, searched recursively (instead of "
+                                                          "--data_list)")
+    parser.add_argument("--no_oversegmentation", action="store_true",
+                        help="with --image_dir: group the k-means segments alone, without over-segmentations")
     parser.add_argument("--with_oversegmentation", action="store_true",
-                        help="read the list's over-segmentation column and intersect the k-means segments "
-                             "with it, as in training")
+                        help="with --data_list: read the list's over-segmentation column and intersect the "
+                             "k-means segments with it, as in training")
+    parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
+                        help="processes that make missing over-segmentations")
     args = parser.parse_args(argv)
+    if bool(args.image_dir) == bool(args.data_list):
+        parser.error("give --image_dir DIR or --data_list LIST")
     with user_errors("hierarchy"):
         cfg = resolve_config(args)
+        from hsg.data.datasets import EvalDataset
         from hsg.inference.hierarchy import hierarchy_pictures
         from hsg.inference.load import prepare_model
 
         model, device, _ = prepare_model(cfg, args.snapshot_dir, args.checkpoint, need_hierarchy=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            if args.image_dir:
-                data_list, data_dir = folder_list(Path(args.image_dir), Path(tmp) / "images.txt"), ""
-            elif args.data_list:
-                data_list, data_dir = args.data_list, cfg.dataset.data_dir
-            else:
-                raise ConfigError("give --image_dir DIR or --data_list LIST")
-            count = hierarchy_pictures(cfg, model, data_dir, data_list, args.save_dir, device,
-                                       with_oversegmentation=args.with_oversegmentation)
+        if args.image_dir:
+            samples = folder_samples(Path(args.image_dir), Path(args.save_dir), not args.no_oversegmentation,
+                                     args.workers)
+            dataset = EvalDataset(cfg, "", None, not args.no_oversegmentation, samples=samples)
+        else:
+            if args.no_oversegmentation:
+                raise ConfigError("--no_oversegmentation goes with --image_dir (a list uses "
+                                  "--with_oversegmentation to read its column 3)")
+            dataset = EvalDataset(cfg, cfg.dataset.data_dir, args.data_list, args.with_oversegmentation)
+        count = hierarchy_pictures(cfg, model, dataset, args.save_dir, device)
         print(f"[hierarchy] {count} images -> {args.save_dir}/hierarchy/figure")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -131,9 +131,12 @@ class TrainDataset(Dataset):
 
 
 class EvalDataset(Dataset):
-    """Images resized to ``test.image_size`` (longer side) and padded, with full-resolution ground truth."""
+    """Images resized to ``test.image_size`` (longer side, at most ``test.max_pixels`` pixels) and padded,
+    with full-resolution ground truth. The images come from a list file, or are given as ``samples``
+    (the images of a folder, say; then ``data_dir`` and ``data_list`` are not read)."""
 
-    def __init__(self, cfg: Any, data_dir: str, data_list: str, with_oversegmentation: bool = False) -> None:
+    def __init__(self, cfg: Any, data_dir: str, data_list: str | None, with_oversegmentation: bool = False,
+                 samples: list[Sample] | None = None) -> None:
         self.image_size = cfg.test.image_size
         self.max_pixels = cfg.test.max_pixels
         self.crop_size = tuple(cfg.test.crop_size)
@@ -143,8 +146,9 @@ class EvalDataset(Dataset):
         self.with_oversegmentation = with_oversegmentation
         self.skip_bad = cfg.dataset.skip_bad_samples
         require = ("image", "oversegmentation") if with_oversegmentation else ("image",)
-        samples = read_list(data_list, data_dir, require=require,
-                            check_exists=() if self.skip_bad else require + ("semantic_label",))
+        if samples is None:
+            samples = read_list(data_list, data_dir, require=require,
+                                check_exists=() if self.skip_bad else require + ("semantic_label",))
         self.bad_samples: list[Sample] = []
         if self.skip_bad:
             samples = self._drop_bad(samples)

@@ -31,24 +31,25 @@ _FIELD = re.compile(r'"([^"]*)"|(\S+)')
 
 @dataclass(frozen=True)
 class Sample:
-    """One list line: resolved paths (None when absent) and where the line is."""
+    """One image to process: resolved paths (None when absent) and the list line that named it (none for
+    an image found in a folder)."""
 
     image: str
     semantic_label: str | None
     oversegmentation: str | None
     name: str
-    list_file: str
-    line: int
+    list_file: str | None = None
+    line: int = 0
 
     @property
-    def where(self) -> str:
-        return f"{self.list_file}:{self.line}"
+    def where(self) -> str | None:
+        return f"{self.list_file}:{self.line}" if self.list_file else None
 
     def path_of(self, column: str) -> str | None:
         return getattr(self, column)
 
     def __str__(self) -> str:
-        return f"{self.image} ({self.where})"
+        return f"{self.image} ({self.where})" if self.where else self.image
 
 
 def _resolve(entry: str, data_dir: str) -> str | None:
@@ -58,16 +59,19 @@ def _resolve(entry: str, data_dir: str) -> str | None:
 
 
 def sample_name(image_entry: str, data_dir: str) -> str:
-    """Output stem of an image: its path relative to the data root, without extension, ``/`` kept."""
+    """Output stem of an image: its path relative to the data root, without extension, ``/`` kept; the
+    file name alone for an image outside the data root. Never absolute and never above the root, so an
+    output written under ``<folder>/<name>`` stays inside the folder."""
     path = image_entry
     if os.path.isabs(path):
         try:
-            path = os.path.relpath(path, data_dir) if data_dir else path
+            path = os.path.relpath(path, data_dir) if data_dir else os.path.basename(path)
         except ValueError:  # another drive on Windows
             path = os.path.basename(path)
-        if path.startswith(".."):
-            path = os.path.basename(image_entry)
-    return os.path.splitext(path.replace(os.sep, "/"))[0]
+    parts = path.replace(os.sep, "/").split("/")
+    if ".." in parts or os.path.isabs(path):
+        parts = parts[-1:]
+    return os.path.splitext("/".join(p for p in parts if p not in ("", ".")))[0]
 
 
 def split_fields(text: str) -> list[str]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hsg.config.config import Config, load_config
+from hsg.data.datasets import EvalDataset
 from hsg.data.lists import read_list, write_list
 from hsg.demo.synthetic import SyntheticSpec, write_dataset
 from hsg.engine.checkpoint import checkpoint_iteration, list_checkpoints
@@ -122,7 +123,8 @@ def run_demo(out_dir: str | Path, size: DemoSize = DemoSize()) -> dict:
     pictures = out / "pictures"
     val_list = data / "val_hierarchy.txt"
     val_list.write_text("".join(lists["val"].read_text().splitlines(keepends=True)[: size.hierarchy_images]))
-    hierarchy_pictures(cfg2, model, str(data), str(val_list), pictures, device, with_oversegmentation=True)
+    hierarchy_pictures(cfg2, model, EvalDataset(cfg2, str(data), str(val_list), with_oversegmentation=True),
+                       pictures, device)
     lap("hierarchy pictures", t)
 
     rows = {"untrained": untrained, "stage 1": points[size.stage1_iterations],

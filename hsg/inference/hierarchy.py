@@ -31,10 +31,10 @@ from tqdm import tqdm
 from hsg.config.config import Config
 from hsg.data.datasets import EvalDataset
 from hsg.data.loader import build_eval_loader
-from hsg.errors import CheckpointError
+from hsg.errors import CheckpointError, DataError
 from hsg.files import write_image
-from hsg.inference.segmenter import output_names
-from hsg.vis.figures import hierarchy_figure
+from hsg.vis.figures import hierarchy_figure, nested_colors
+from hsg.vis.pictures import level_picture
 
 
 @dataclass
@@ -120,14 +120,27 @@ def batch_hierarchy(model, images: torch.Tensor, valid_sizes: list[tuple[int, in
     return result
 
 
-def hierarchy_pictures(cfg: Config, model, data_dir: str, data_list: str, save_dir: str | Path,
-                       device: torch.device, with_oversegmentation: bool) -> int:
-    """For every image: label PNGs of each level (``hierarchy/<level>/<name>.png``) and one composite
-    figure (``hierarchy/figure/<name>.png``). Images are grouped in batches of ``test.batch_size`` (at
-    least 2: the transformers normalise with batch statistics, see above). Returns the number of images."""
+def _at_size(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """An id map at the image's own size (nearest)."""
+    if labels.shape == tuple(size):
+        return labels
+    return cv2.resize(labels.astype(np.int32), (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+
+
+def hierarchy_pictures(cfg: Config, model, dataset: EvalDataset, save_dir: str | Path, device: torch.device) -> int:
+    """For every image of ``dataset``: a PNG of each level at the image's own size
+    (``hierarchy/<level>/<name>.png``, see :func:`hsg.vis.pictures.level_picture`: palette PNGs in the
+    figure's colours whose values are the legend's ids) and one composite figure
+    (``hierarchy/figure/<name>.png``). ``<name>`` is the image's path without extension, sub-folders kept.
+    Images are grouped in batches of ``test.batch_size`` (at least 2: the transformers normalise with
+    batch statistics, see above). Returns the number of images."""
     save_dir = Path(save_dir)
-    dataset = EvalDataset(cfg, data_dir, data_list, with_oversegmentation=with_oversegmentation)
-    names = output_names(dataset)
+    names = [sample.name for sample in dataset.samples]
+    clash = next((n for n in set(names) if names.count(n) > 1), None)
+    if clash is not None:
+        raise DataError(clash, "two images share this output name (the same path with another extension); "
+                               "rename one of them")
+    with_oversegmentation = dataset.with_oversegmentation
     loader = build_eval_loader(cfg, dataset, batch_size=max(2, cfg.test.batch_size))
     index = 0
     for batch in tqdm(loader, desc="hierarchy", unit="batch", dynamic_ncols=True):
@@ -143,9 +156,11 @@ def hierarchy_pictures(cfg: Config, model, data_dir: str, data_list: str, save_d
                 rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
             levels = {"oversegmentation": maps.oversegmentation, "segments": maps.segments,
                       "fine": maps.fine, "coarse": maps.coarse}
+            fine_col, coarse_col = nested_colors(maps.fine, maps.coarse)
+            colours = {"fine": fine_col, "coarse": coarse_col}
             for level, labels in levels.items():
                 if labels is not None:
-                    out = np.where(labels >= 0, labels + 1, 0).astype(np.uint16)  # 0 = none, ids from 1
-                    write_image(save_dir / "hierarchy" / level / f"{name}.png", out)
+                    picture = level_picture(_at_size(labels, batch["orig_size"][i]), colours.get(level))
+                    write_image(save_dir / "hierarchy" / level / f"{name}.png", picture)
             write_image(save_dir / "hierarchy" / "figure" / f"{name}.png", hierarchy_figure(rgb, levels, title=name))
     return index

@@ -85,8 +85,8 @@ def _init_worker(settings: Settings) -> None:
     _DETECTOR = make_detector(settings.detector, settings.hed_weights, settings.device)
 
 
-def _run(job: Job) -> tuple[str, int]:
-    """Over-segment one image. Returns ``(error or "", number of regions)``."""
+def _run(job: Job) -> tuple[str, str, int]:
+    """Over-segment one image. Returns ``(image, error or "", number of regions)``."""
     assert _DETECTOR is not None and _SETTINGS is not None
     s = _SETTINGS
     try:
@@ -94,14 +94,14 @@ def _run(job: Job) -> tuple[str, int]:
         min_region = _DETECTOR.min_region_fraction if s.min_region is None else s.min_region
         ucm2 = ucm_from_edges(_DETECTOR(image), min_region)
     except DataError as e:
-        return str(e), 0
+        return job.image, str(e), 0
     except ValueError as e:  # e.g. an image too small for edge detection
-        return str(DataError(job.image, str(e), job.where)), 0
+        return job.image, str(DataError(job.image, str(e), job.where)), 0
     labels, _ = threshold_regions(ucm2, s.max_regions, s.start, s.step)
     write_labels(job.mask, labels)
     if job.ucm:
         write_ucm(job.ucm, ucm2)
-    return "", int(labels.max())
+    return job.image, "", int(labels.max())
 
 
 def folder_jobs(image_dir: Path, save_dir: Path, ucm_dir: Path | None) -> list[Job]:
@@ -150,17 +150,20 @@ def run_jobs(jobs: list[Job], settings: Settings, workers: int, overwrite: bool 
 
     Jobs whose outputs exist are skipped unless ``overwrite``. An unreadable image is reported on stderr
     and counted, and the others go on. Returns the counts: ``images``, ``written``, ``skipped``,
-    ``failed`` (the error messages) and ``max_regions`` (the most regions any written mask has).
+    ``failed`` (the error messages), ``failed_images`` and ``max_regions`` (the most regions any written
+    mask has).
     """
     todo = [j for j in jobs if overwrite or not is_done(j)]
-    summary = {"images": len(jobs), "written": 0, "skipped": len(jobs) - len(todo), "failed": [], "max_regions": 0}
+    summary = {"images": len(jobs), "written": 0, "skipped": len(jobs) - len(todo), "failed": [],
+               "failed_images": [], "max_regions": 0}
     if not todo:
         return summary
     bar = tqdm(total=len(todo), desc="oversegment", unit="img", dynamic_ncols=True)
 
-    def record(error: str, regions: int) -> None:
+    def record(image: str, error: str, regions: int) -> None:
         if error:
             summary["failed"].append(error)
+            summary["failed_images"].append(image)
             tqdm.write(f"[oversegment] skipped: {error}", file=sys.stderr)
         else:
             summary["written"] += 1

@@ -28,26 +28,34 @@ def _boundaries(labels: np.ndarray) -> np.ndarray:
     return edge
 
 
-def _hue_colors(n: int) -> list[tuple[float, float, float]]:
-    return [colorsys.hsv_to_rgb((i / max(n, 1) + 0.02) % 1.0, 0.75, 0.95) for i in range(n)]
+def _rgb(hue: float, saturation: float, value: float) -> np.ndarray:
+    return (np.array(colorsys.hsv_to_rgb(hue % 1.0, saturation, value)) * 255).round().astype(np.uint8)
 
 
 def nested_colors(fine: np.ndarray, coarse: np.ndarray) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
-    """Colours of fine and coarse group ids: a hue per coarse group, shades of it for its fine groups."""
+    """Colours of the fine and coarse group ids, distinct within each level, nesting kept visible.
+
+    Every fine group gets its own hue, evenly spaced around the colour circle in the order of the coarse
+    group that holds most of its pixels, so siblings sit next to each other on the circle; a coarse group
+    takes the hue at the middle of its children's arc, deeper and darker. However the groups nest (one
+    coarse group holding all eight fine ones included), no two fine groups share a colour.
+    """
     coarse_ids = [int(c) for c in np.unique(coarse) if c >= 0]
-    hues = dict(zip(coarse_ids, _hue_colors(len(coarse_ids))))
-    coarse_col = {c: (np.array(rgb) * 255).astype(np.uint8) for c, rgb in hues.items()}
     parent: dict[int, int] = {}
     for f in (int(v) for v in np.unique(fine) if v >= 0):
         values, counts = np.unique(coarse[(fine == f) & (coarse >= 0)], return_counts=True)
-        parent[f] = int(values[counts.argmax()]) if len(values) else (coarse_ids[0] if coarse_ids else 0)
-    fine_col: dict[int, np.ndarray] = {}
-    for c in set(parent.values()):
-        children = sorted(f for f, p in parent.items() if p == c)
-        h, s, _ = colorsys.rgb_to_hsv(*hues.get(c, (0.5, 0.5, 0.5)))
-        for j, f in enumerate(children):
-            v = 0.95 - 0.55 * j / max(len(children), 2)
-            fine_col[f] = (np.array(colorsys.hsv_to_rgb(h, s, v)) * 255).astype(np.uint8)
+        parent[f] = int(values[counts.argmax()]) if len(values) else -1
+    order = sorted(parent, key=lambda f: (parent[f], f))
+    # Coarse groups without a fine group of their own still need a place on the circle.
+    slots = order + [("coarse", c) for c in coarse_ids if c not in parent.values()]
+    hue = {slot: (k + 0.5) / max(len(slots), 1) + 0.02 for k, slot in enumerate(slots)}
+    fine_col = {f: _rgb(hue[f], 0.7, 0.97) for f in order}
+    coarse_col = {}
+    for c in coarse_ids:
+        arc = [hue[f] for f in order if parent[f] == c] or [hue[("coarse", c)]]
+        angles = 2 * np.pi * np.asarray(arc)
+        middle = np.arctan2(np.sin(angles).mean(), np.cos(angles).mean()) / (2 * np.pi)
+        coarse_col[c] = _rgb(middle, 0.9, 0.72)
     return fine_col, coarse_col
 
 

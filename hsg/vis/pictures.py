@@ -42,6 +42,26 @@ def color_ids(labels: np.ndarray | torch.Tensor) -> np.ndarray:
     return out
 
 
+def level_picture(labels: np.ndarray, colors: dict[int, np.ndarray] | None = None):
+    """A map of ids (``-1`` = none) to write as a PNG whose values are the ids themselves, the numbers of
+    the figures' legends: an 8-bit *palette* PNG in the figures' colours (``colors``, else
+    :func:`id_palette`) while the ids fit in 0..254, ``255`` standing for none; otherwise a 16-bit PNG of
+    the raw ids, ``65535`` standing for none. Returns a PIL image or a ``uint16`` array."""
+    from PIL import Image
+
+    labels = np.asarray(labels).astype(np.int64)
+    top = int(labels.max()) if labels.size else -1
+    if top >= 255:
+        return np.where(labels >= 0, labels, 65535).astype(np.uint16)
+    palette = np.zeros((256, 3), np.uint8)
+    palette[: top + 1] = id_palette(top + 1) if colors is None else 0
+    for k, colour in (colors or {}).items():
+        palette[k] = colour
+    image = Image.fromarray(np.where(labels >= 0, labels, 255).astype(np.uint8), mode="P")
+    image.putpalette(palette.reshape(-1).tolist())
+    return image
+
+
 def pca_rgb(embedding: torch.Tensor) -> np.ndarray:
     """``[C, h, w]`` embedding -> ``[h, w, 3]`` uint8 picture of its first three principal components."""
     c, h, w = embedding.shape
