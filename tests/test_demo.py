@@ -26,10 +26,10 @@ def test_quick_demo_end_to_end(tmp_path):
     assert f"outputs in {out}" in proc.stdout
     assert f"python pyenv/hierarchy.py --cfg_path {out}/stage2/config.yaml --checkpoint {out}/stage2/model-3.pth" \
         in proc.stdout  # the command that draws the trained model's hierarchy on a user's folder
-    figures = list((out / "pictures" / "hierarchy" / "figure").glob("*.png"))
+    figures = list((out / "pictures" / "hierarchy" / "figure").rglob("*.png"))
     assert figures, "no hierarchy figure written"
     for level in ("oversegmentation", "segments", "fine", "coarse"):
-        assert list((out / "pictures" / "hierarchy" / level).glob("*.png")), level
+        assert list((out / "pictures" / "hierarchy" / level).rglob("*.png")), level
     predictions = out / "readout" / "stage2_3" / "test"
     grays = sorted((predictions / "semantic_gray").glob("*.png"))
     assert len(grays) == 4 and len(list((predictions / "semantic_color").glob("*.png"))) == 4
