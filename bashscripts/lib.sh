@@ -75,6 +75,62 @@ hsg_stages() {
   hsg_log "done: mIoU in $s1/readout/readout.json and $s2/readout/readout.json"
 }
 
+# --- the small-scale studies (bashscripts/mini, bashscripts/camvid): baselines, learning curve, table ---
+# READOUTS (an array) names the read-outs every row is scored with.
+
+# hsg_baselines CFG SAVE_DIR DATA MEMORY_LIST TEST_LIST: the untrained network, raw pixels and region colour
+# histograms, read out as the model is -> SAVE_DIR/{untrained,raw_pixels,region_histograms}/readout.json
+hsg_baselines() {
+  local cfg=$1 save=$2 data=$3 memory=$4 test=$5 kind
+  hsg_readout "$cfg" "$save/untrained" "$data" "$memory" "$test" --checkpoint untrained --readouts "${READOUTS[@]}"
+  for kind in raw_pixels region_histograms; do
+    hsg_log "baseline $kind"
+    # shellcheck disable=SC2086
+    "$PYTHON" "$HSG_ROOT/benchmarks/small_scale/baselines.py" --kind "$kind" --cfg_path "$cfg" --data_dir "$data" \
+      --memory_list "$memory" --test_list "$test" --save_dir "$save/$kind" --readouts "${READOUTS[@]}" \
+      --opts $EXTRA_OPTS
+  done
+}
+
+# hsg_curve CFG SAVE_DIR DATA MEMORY_LIST TEST_LIST BASELINES_DIR TITLE RUN...: every checkpoint of the runs
+# (stage 2 continuing stage 1) read out, with the baselines flat -> SAVE_DIR/curve.{json,png}
+hsg_curve() {
+  local cfg=$1 save=$2 data=$3 memory=$4 test=$5 base=$6 title=$7; shift 7
+  hsg_readout "$cfg" "$save" "$data" "$memory" "$test" --snapshot_dir "$@" --every_checkpoint \
+    --readouts "${READOUTS[@]}" --title "$title" --baseline "untrained network=$base/untrained/readout.json" \
+    --baseline "raw pixels=$base/raw_pixels/readout.json" \
+    --baseline "region histograms=$base/region_histograms/readout.json"
+}
+
+# hsg_table TITLE SAVE_DIR BASELINES_DIR CURVE_DIR STAGE1_RUN STAGE2_RUN [--note LINE ...]: the results table
+# of the baselines and both stages' last checkpoints -> SAVE_DIR/results.{md,json}
+hsg_table() {
+  local title=$1 save=$2 base=$3 curve=$4 s1=$5 s2=$6; shift 6
+  local it1 it2
+  it1=$(basename "$(hsg_latest "$s1")" .pth); it2=$(basename "$(hsg_latest "$s2")" .pth)
+  "$PYTHON" "$HSG_ROOT/benchmarks/small_scale/results_table.py" --title "$title" --save_dir "$save" \
+    --row "untrained network=$base/untrained/readout.json" \
+    --row "raw pixels (k-means on colour + position)=$base/raw_pixels/readout.json" \
+    --row "over-segmentation regions, colour histograms=$base/region_histograms/readout.json" \
+    --row "HSG stage 1=$curve/$(basename "$s1")/iter_${it1#model-}/readout.json" \
+    --row "HSG stage 2=$curve/$(basename "$s2")/iter_${it2#model-}/readout.json" "$@"
+}
+
+# hsg_eval_released CFG CHECKPOINT SAVE_DIR DATA MEMORY_LIST TEST_LIST PAPER_MIOU
+# Read out a released checkpoint of the original (read in its own format) with the protocol and the
+# label-free read-out, and print its kNN mIoU beside the paper's.
+hsg_eval_released() {
+  local cfg=$1 ckpt=$2 save=$3 data=$4 memory=$5 test=$6 paper=$7
+  if [ ! -f "$ckpt" ]; then
+    echo "[launcher] error: CHECKPOINT not found: $ckpt (download it first; see the README's Trained models)" >&2
+    exit 1
+  fi
+  hsg_readout "$cfg" "$save" "$data" "$memory" "$test" --checkpoint "$ckpt" --readouts knn cluster
+  "$PYTHON" -c "import json, sys; r = json.load(open(sys.argv[1])); \
+print(f'[eval_released] {sys.argv[2]}: kNN vote {r[\"knn\"][\"miou\"]:.2f} mIoU (the paper: {sys.argv[3]}), \
+label-free {r[\"cluster\"][\"miou\"]:.2f}')" "$save/readout.json" "$ckpt" "$paper"
+}
+
 # hsg_latest SNAPSHOT_DIR: the newest checkpoint of a run (fails if there is none).
 hsg_latest() {
   "$PYTHON" -c "import sys; from hsg.engine.checkpoint import latest_checkpoint as l; p = l(sys.argv[1]); \

@@ -3,6 +3,7 @@ the file handling of pyenv/convert_checkpoint.py."""
 
 from __future__ import annotations
 
+from pathlib import Path
 
 import pytest
 import torch
@@ -102,13 +103,13 @@ def test_cli_converts_both_ways(original_state_dict, tmp_path, capsys):
     pipeline = {k: v for k, v in original_state_dict.items() if not k.startswith(("resnet_backbone.", "conv_out."))}
     src = tmp_path / "model-349999.pth"
     torch.save({"embedding_model": pipeline, "prediction_model": {}}, src)
-    assert cli.main(["--src", str(src), "--dst", str(tmp_path / "ours.pth")]) == 0
+    assert cli.main(["--checkpoint", str(src), "--out", str(tmp_path / "ours.pth")]) == 0
     assert "234 tensors in the ours naming" in capsys.readouterr().out
     ours = as_ours(read_checkpoint_file(tmp_path / "ours.pth"))
     assert ours.keys() == from_original(pipeline).keys()
     assert as_ours(read_checkpoint_file(src)).keys() == ours.keys()
     assert cli.main(["--src", str(tmp_path / "ours.pth"), "--dst", str(tmp_path / "back.pth"), "--to",
-                     "original"]) == 0
+                     "original"]) == 0  # the earlier flag names still work
     back = torch.load(tmp_path / "back.pth", weights_only=True)
     assert back["prediction_model"] == {}
     assert all(torch.equal(back["embedding_model"][k], v) for k, v in pipeline.items())
@@ -117,15 +118,59 @@ def test_cli_converts_both_ways(original_state_dict, tmp_path, capsys):
 
 def test_cli_reports_bad_sources(tmp_path, capsys):
     cli = _cli()
+
+    def fails(source: Path) -> str:
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(["--checkpoint", str(source), "--out", str(tmp_path / "x.pth")])
+        assert exit_.value.code == 1
+        err = capsys.readouterr().err
+        assert err.startswith("[convert_checkpoint] error: ") and "Traceback" not in err
+        return err
+
     missing = tmp_path / "missing.pth"
-    assert cli.main(["--src", str(missing), "--dst", str(tmp_path / "x.pth")]) == 1
-    assert f"{missing}: checkpoint file not found" in capsys.readouterr().err
+    assert f"{missing}: checkpoint file not found" in fails(missing)
     garbage = tmp_path / "garbage.pth"
     garbage.write_text("not a checkpoint")
-    assert cli.main(["--src", str(garbage), "--dst", str(tmp_path / "x.pth")]) == 1
-    assert f"{garbage}: cannot read the checkpoint" in capsys.readouterr().err
+    assert f"{garbage}: cannot read the checkpoint" in fails(garbage)
     ours = tmp_path / "ours.pth"
     torch.save({"model": {"head.0.weight": torch.zeros(1)}}, ours)
-    assert cli.main(["--src", str(ours), "--dst", str(tmp_path / "x.pth")]) == 1
-    assert "already uses our parameter names" in capsys.readouterr().err
+    assert "already uses our parameter names" in fails(ours)
     assert not (tmp_path / "x.pth").exists()
+
+
+@pytest.fixture(scope="module")
+def released_state_dict(parity_dir) -> dict[str, torch.Tensor]:
+    """Exactly the key set and shapes of the released stage-2 models' ``embedding_model`` (COCO 128 / 192 and
+    Cityscapes): the original ResNet-50 + conv_out (326 keys) and its position embedding, queries and
+    transformers at the recipe's width C = 128 (234 keys), as the original model definition names and
+    shapes them (the fixtures record them); values are random, nothing is downloaded."""
+    backbone = load_parity(parity_dir, "backbone_resnet50_conv_out.pt")["config"]
+    torch.manual_seed(0)
+    state = {k: torch.randn(s) if s else torch.tensor(7)
+             for k, s in zip(backbone["state_dict_keys"], backbone["state_dict_shapes"])}
+    grouping = load_parity(parity_dir, "hsg_grouping_resnet50_c128.pt")["state_dict"]
+    state.update({k: torch.randn(v.shape) if v.dim() else torch.tensor(7) for k, v in grouping.items()})
+    return state
+
+
+@pytest.mark.parametrize("preset", ["coco_stage2", "cityscapes_stage2"])
+def test_released_checkpoints_load_into_the_recipes_models(released_state_dict, preset, tmp_path, capsys):
+    """A file laid out as the released ones loads, every tensor in place, into the model our recipe's
+    preset builds, directly and after hsg-convert."""
+    from hsg.config.config import load_config
+    from hsg.engine.checkpoint import load_model_weights
+    from hsg.models.model import build_model
+
+    released = tmp_path / "hsg_released.pth"
+    torch.save({"embedding_model": released_state_dict, "prediction_model": {}}, released)
+    model = build_model(load_config(preset))
+    keys = load_model_weights(model, released)
+    assert keys == {"missing": [], "unexpected": []} and len(model.state_dict()) == len(released_state_dict)
+    ours = model.state_dict()
+    for key, value in from_original(released_state_dict).items():
+        assert torch.equal(ours[key], value), key
+    assert _cli().main(["--checkpoint", str(released), "--out", str(tmp_path / "ours.pth")]) == 0
+    assert "560 tensors in the ours naming (backbone 318, head 8, position 2, fine_queries 1, coarse_queries 1, " \
+           "fine_transformer 115, coarse_transformer 115)" in capsys.readouterr().out
+    again = build_model(load_config(preset))
+    assert load_model_weights(again, tmp_path / "ours.pth") == keys

@@ -63,35 +63,16 @@
   fi
 
   B="$OUT/baselines"
-  if hsg_step BASELINES; then
-    hsg_readout "$CFG2" "$B/untrained" "$DATA" "$DATA/memory.txt" "$DATA/test.txt" --checkpoint untrained \
-      --readouts "${READOUTS[@]}"
-    for kind in raw_pixels region_histograms; do
-      hsg_log "baseline $kind"
-      # shellcheck disable=SC2086
-      "$PYTHON" benchmarks/small_scale/baselines.py --kind "$kind" --cfg_path "$CFG2" --data_dir "$DATA" \
-        --memory_list "$DATA/memory.txt" --test_list "$DATA/test.txt" --save_dir "$B/$kind" \
-        --readouts "${READOUTS[@]}" --opts $EXTRA_OPTS
-    done
-  fi
+  if hsg_step BASELINES; then hsg_baselines "$CFG2" "$B" "$DATA" "$DATA/memory.txt" "$DATA/test.txt"; fi
   if hsg_step CURVE; then
-    hsg_readout "$CFG2" "$OUT/curve" "$DATA" "$DATA/memory.txt" "$DATA/test.txt" --snapshot_dir "$S1" "$S2" \
-      --every_checkpoint --readouts "${READOUTS[@]}" --title "VOC mini ($PROFILE, seed $SEED)" \
-      --baseline "untrained network=$B/untrained/readout.json" --baseline "raw pixels=$B/raw_pixels/readout.json" \
-      --baseline "region histograms=$B/region_histograms/readout.json"
+    hsg_curve "$CFG2" "$OUT/curve" "$DATA" "$DATA/memory.txt" "$DATA/test.txt" "$B" "VOC mini ($PROFILE, seed $SEED)" \
+      "$S1" "$S2"
   fi
-
   if hsg_step TABLE; then
     MINUTES=$(( ($(date +%s) - START) / 60 ))
-    "$PYTHON" benchmarks/small_scale/results_table.py --title "HSG at small scale on VOC images ($PROFILE profile, seed $SEED)" \
-      --row "untrained network=$B/untrained/readout.json" \
-      --row "raw pixels (k-means on colour + position)=$B/raw_pixels/readout.json" \
-      --row "over-segmentation regions, colour histograms=$B/region_histograms/readout.json" \
-      --row "HSG stage 1=$OUT/curve/stage1/iter_$(basename "$(hsg_latest "$S1")" .pth | cut -d- -f2)/readout.json" \
-      --row "HSG stage 2=$OUT/curve/stage2/iter_$(basename "$(hsg_latest "$S2")" .pth | cut -d- -f2)/readout.json" \
+    hsg_table "HSG at small scale on VOC images ($PROFILE profile, seed $SEED)" "$OUT" "$B" "$OUT/curve" "$S1" "$S2" \
       --note "Trained without labels on $(wc -l < "$DATA/train.txt") images (BSDS500 train+val, VOC 2012 memory part);" \
       --note "memory: $(wc -l < "$DATA/memory.txt") labelled VOC images; scored on $(wc -l < "$DATA/test.txt") held-apart VOC images, 21 classes." \
-      --note "Machine: $(nproc) CPU cores$(command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | head -n 1 | sed 's/^/, /' || true); this run took ${MINUTES} min (steps skipped with RUN_*=0 not counted)." \
-      --save_dir "$OUT"
+      --note "Machine: $(nproc) CPU cores$(command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | head -n 1 | sed 's/^/, /' || true); this run took ${MINUTES} min (steps skipped with RUN_*=0 not counted)."
   fi
 )

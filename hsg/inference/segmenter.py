@@ -22,7 +22,7 @@ import torch
 from hsg.config.config import Config
 from hsg.data.datasets import EvalDataset
 from hsg.data.loader import build_eval_loader
-from hsg.errors import DataError
+from hsg.errors import CheckpointError, DataError
 from hsg.inference.embed import embed_images
 from hsg.inference.memory import image_segments
 
@@ -74,6 +74,9 @@ class NetworkSegmenter:
         images = batch["image"].to(self.device)
         embedding = embed_images(self.model, images, tuple(t.crop_size), tuple(t.stride), t.scales, t.flip,
                                  amp=self.cfg.train.amp and self.device.type == "cuda")
+        if not torch.isfinite(embedding).all():
+            raise CheckpointError(f"the network's embedding of {batch['image_path'][0]} is not finite (NaN or "
+                                  f"infinite): a damaged or diverged checkpoint?")
         valid = _valid_mask(batch["valid_size"], tuple(images.shape[-2:]), self.device)
         ids, prototypes = image_segments(embedding, valid, t.kmeans_num_clusters, self.iterations)
         out = []
