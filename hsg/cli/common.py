@@ -28,31 +28,39 @@ class _HelpConfig(argparse.Action):
         parser.exit()
 
 
-def base_parser(description: str, snapshot_required: bool = False, snapshot_nargs: str | None = None
-                ) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=description,
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def base_parser(description: str, data_list: str | None = "list file of the images to process",
+                snapshot_help: str = "folder of the run's checkpoints and logs", snapshot_required: bool = False,
+                snapshot_nargs: str | None = None) -> argparse.ArgumentParser:
+    """The flags every program that reads a config takes; ``data_list`` is the help of ``--data_list``
+    (None: the program takes its lists under other names)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
+)
     parser.add_argument("--help-config", action=_HelpConfig)
-    parser.add_argument("--cfg_path", default=None, help="YAML config file (overrides the defaults)")
+    parser.add_argument("--cfg_path", default=None, help="YAML config file, or the name of a preset of configs/ "
+                                                         "(e.g. coco_stage1); without it, the defaults")
     parser.add_argument("--opts", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="config overrides, e.g. train.base_lr=0.01 network.embedding_dim=64")
+                        help="config overrides, e.g. train.base_lr=0.01 network.embedding_dim=64 (see --help-config)")
     parser.add_argument("--snapshot_dir", required=snapshot_required, default=None, nargs=snapshot_nargs,
-                        help="folder of the run's checkpoints and logs")
-    parser.add_argument("--data_dir", default=None, help="root the list file's paths are relative to "
-                        "(overrides dataset.data_dir)")
-    parser.add_argument("--data_list", default=None, help="list file of the images to process")
+                        help=snapshot_help)
+    parser.add_argument("--data_dir", default=None, help="root the list files' paths are relative to (sets "
+                                                         "dataset.data_dir)")
+    if data_list:
+        parser.add_argument("--data_list", default=None, help=data_list)
     return parser
 
 
-def add_inference_flags(parser: argparse.ArgumentParser) -> None:
+def add_inference_flags(parser: argparse.ArgumentParser, grid: bool = True) -> None:
+    """The flags of the programs that run a trained model on images (``grid``: they cluster with the
+    test-time k-means grid)."""
     parser.add_argument("--save_dir", required=True, help="output folder")
     parser.add_argument("--checkpoint", default=None,
-                        help="checkpoint to use (default: the newest model-*.pth in --snapshot_dir); "
-                             "'untrained' uses the randomly initialised network (a baseline)")
-    parser.add_argument("--kmeans_num_clusters", default=None, metavar="H,W",
-                        help="k-means grid for test images (overrides test.kmeans_num_clusters)")
-    parser.add_argument("--label_divisor", type=int, default=None,
-                        help="accepted for compatibility with the original scripts; has no effect")
+                        help="checkpoint file (ours or the original's), or 'untrained' for the randomly "
+                             "initialised network (a baseline); default: the newest model-*.pth of --snapshot_dir")
+    if grid:
+        parser.add_argument("--kmeans_num_clusters", default=None, metavar="H,W",
+                            help="k-means grid of the test images (sets test.kmeans_num_clusters)")
+        parser.add_argument("--label_divisor", type=int, default=None,
+                            help="accepted for compatibility with the original scripts; has no effect")
 
 
 def parse_grid(text: str) -> list[int]:

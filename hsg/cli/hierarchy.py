@@ -56,8 +56,10 @@ def folder_samples(image_dir: Path, save_dir: Path, oversegmentation: bool, work
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0])
-    add_inference_flags(parser)
+    parser = base_parser(__doc__.splitlines()[0], data_list="list file of the images (instead of --image_dir)",
+                         snapshot_help="a stage-2 run folder (its newest checkpoint is used)")
+    parser.epilog = __doc__
+    add_inference_flags(parser, grid=False)
     parser.add_argument("--image_dir", default=None, help="a folder of images, searched recursively (instead of "
                                                           "--data_list)")
     parser.add_argument("--no_oversegmentation", action="store_true",

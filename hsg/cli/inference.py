@@ -18,7 +18,10 @@ from hsg.errors import user_errors
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0])
+    parser = base_parser(__doc__.splitlines()[0], data_list="list file of the images to segment (column 2, the "
+                         "ground truth, only for --readout oracle; default: dataset.test_data_list)",
+                         snapshot_help="a run folder (its newest checkpoint is used)")
+    parser.epilog = __doc__
     add_inference_flags(parser)
     parser.add_argument("--semantic_memory_dir", default=None,
                         help="folder of prototype files written by pyenv/prototype.py")

@@ -18,7 +18,9 @@ from hsg.errors import user_errors
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0])
+    parser = base_parser(__doc__.splitlines()[0], data_list="list file of the labelled images of the memory "
+                         "(default: dataset.memory_data_list)", snapshot_help="a run folder (its newest checkpoint is used)")
+    parser.epilog = __doc__
     add_inference_flags(parser)
     args = parser.parse_args(argv)
     with user_errors("prototype"):

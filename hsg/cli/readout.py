@@ -33,7 +33,10 @@ READOUTS = ("knn", "nn1", "cluster", "oracle")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = base_parser(__doc__.splitlines()[0], snapshot_nargs="+")
+    parser = base_parser(__doc__.splitlines()[0], data_list=None, snapshot_nargs="+",
+                         snapshot_help="run folder(s): the newest checkpoint of the last is scored, or every "
+                                       "checkpoint of each with --every_checkpoint")
+    parser.epilog = __doc__
     parser.add_argument("--checkpoint", default=None,
                         help="one checkpoint file, or 'untrained' (the randomly initialised network); default: "
                              "the newest checkpoint of the last --snapshot_dir")

@@ -20,7 +20,11 @@ from hsg.errors import Interrupted, user_errors
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0], snapshot_required=True)
+    parser = base_parser(__doc__.splitlines()[0], snapshot_required=True,
+                         data_list="list file of the training images, column 3 naming each over-segmentation "
+                                   "(sets dataset.train_data_list)",
+                         snapshot_help="the run's folder: checkpoints, config.yaml, log.jsonl, TensorBoard events")
+    parser.epilog = __doc__
     args = parser.parse_args(argv)
     with user_errors("train"):
         cfg = resolve_config(args)
