@@ -245,3 +245,20 @@ def test_one_bit_label_png_keeps_class_one_in_the_dataset_and_in_eval(tmp_path):
     Image.fromarray(mask.astype(np.uint8)).save(tmp_path / "pred" / "gt.png")
     confusion = score_pairs(pair_by_folder(tmp_path / "pred", tmp_path).pairs, num_classes=2, workers=1)
     assert confusion[:, :2].tolist() == [[int((~mask).sum()), 0], [0, int(mask.sum())]]
+
+
+def test_full_resolution_is_bounded_by_test_max_pixels(voc):
+    """``test.image_size: 0`` keeps the image's size up to ``test.max_pixels`` pixels, then scales it down
+    with its aspect ratio: a huge photo cannot exhaust memory; the ground truth stays at the file's size."""
+    root, lst = voc
+    ds = EvalDataset(config(test__image_size=0), str(root), str(lst))
+    item = ds[0]
+    assert item["valid_size"] == item["orig_size"]
+    h0, w0 = item["orig_size"]
+    bound = (h0 * w0) // 5
+    bounded = EvalDataset(config(test__image_size=0, test__max_pixels=bound), str(root), str(lst))[0]
+    h, w = bounded["valid_size"]
+    assert h * w <= bound and h * w > 0.98 * bound
+    assert abs(h / w - h0 / w0) < 0.01
+    assert bounded["orig_size"] == (h0, w0) and bounded["semantic_label"].shape == (h0, w0)
+    assert bounded["image"].shape[1:] == (max(h, 512), max(w, 512))

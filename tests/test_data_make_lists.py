@@ -179,3 +179,31 @@ def test_folder_of_images_end_to_end(make_lists, capsys, shared_data, tmp_path):
     cfg.train.crop_size = [64, 64]
     ds = TrainDataset(cfg, str(root), str(tmp_path / "folder.txt"))
     assert [ds[i]["oversegmentation"].max() >= 1 for i in range(3)] == [True] * 3
+
+
+def test_paths_with_spaces_are_quoted_and_read_back(make_lists, capsys, shared_data, tmp_path):
+    """A folder of photos with a space in a sub-folder's name: the list quotes the paths and every
+    reader gets them whole; a quote that does not enclose a whole path is one line naming the list line."""
+    root = tmp_path / "my photos"
+    image_id = voc_ids(shared_data)[0]
+    target = root / "day one" / f"{image_id}.jpg"
+    target.parent.mkdir(parents=True)
+    target.symlink_to(shared_data / "VOCdevkit" / "VOC2012" / "JPEGImages" / f"{image_id}.jpg")
+    mask = root / "oversegmentation" / "day one" / f"{image_id}.png"
+    mask.parent.mkdir(parents=True)
+    gt = np.asarray(Image.open(shared_data / "VOCdevkit" / "VOC2012" / "segcls" / f"{image_id}.png"))
+    Image.fromarray(gt.astype(np.uint16) + 1).save(mask)
+    out = tmp_path / "list.txt"
+    assert make_lists.main(["--dataset", "folder", "--data_dir", str(root), "--out", str(out)]) == 0
+    capsys.readouterr()
+    line = out.read_text().strip()
+    assert line.startswith(f'"day one/{image_id}.jpg"') and f'"oversegmentation/day one/{image_id}.png"' in line
+    sample = read_list(out, root, require=("image", "oversegmentation"))[0]
+    assert sample.image == str(target) and sample.oversegmentation == str(mask)
+    cfg = get_default_config()
+    cfg.train.crop_size = [64, 64]
+    assert TrainDataset(cfg, str(root), str(out))[0]["oversegmentation"].max() >= 1
+    (tmp_path / "bad.txt").write_text(f'"day one/{image_id}.jpg\n')
+    from hsg.errors import DataError
+    with pytest.raises(DataError, match=r"bad\.txt.*line 1: a double quote must enclose a whole path"):
+        read_list(tmp_path / "bad.txt", root)
