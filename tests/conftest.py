@@ -50,3 +50,17 @@ def uninterrupted(data, tmp_path_factory):
 
 def load_parity(parity_dir: Path, name: str) -> dict:
     return torch.load(parity_dir / name, weights_only=True)
+
+
+# Fixtures that train a model (seconds each on 2 cores): a test that uses one is slow.
+TRAINING_FIXTURES = {"uninterrupted", "stage2_from_stage1", "voc_run"}
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "slow: runs trainings or subprocesses (deselect with -m 'not slow')")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -86,6 +86,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("node_padding", [64, 0])
 def test_two_gloo_processes_equal_one_process(node_padding, tmp_path):
     cfg = load_config(opts=OPTS + [f"network.node_padding={node_padding}"])

@@ -116,6 +116,7 @@ def test_non_finite_loss_stops_before_the_update(bad, data, tmp_path, monkeypatc
     assert sorted(_records(tmp_path)) == [1, 2]  # the bad iteration is neither applied nor logged
 
 
+@pytest.mark.slow
 def test_cli_non_finite_loss_is_one_line_and_keeps_the_checkpoints(data, tmp_path):
     done = _run(_command(TRAIN_SCRIPT, data, tmp_path, TINY + ["train.base_lr=1e30", "train.snapshot_step=1",
                                                                 "train.max_iteration=5"]))

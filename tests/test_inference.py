@@ -302,6 +302,7 @@ def test_learning_curve_plot(tmp_path):
     assert image.shape[1] > 600 and len(np.unique(image.reshape(-1, 3), axis=0)) > 50  # lines, text, legend
 
 
+@pytest.mark.slow
 def test_results_table_of_readouts(tmp_path):
     for name, miou in (("a", 10.0), ("b", 5.0)):
         readouts = {"knn": {"miou": miou, "pixel_acc": 70.0}, "cluster": {"miou": miou + 1, "pixel_acc": 60.0}}

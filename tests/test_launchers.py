@@ -43,6 +43,7 @@ def test_a_missing_data_folder_is_reported_at_once(script, env, message):
     assert time.monotonic() - started < 10  # before anything imports torch or trains
 
 
+@pytest.mark.slow
 def test_folder_recipe_on_a_few_photos(shared_data, tmp_path):
     photos = tmp_path / "my photos"
     (photos / "day 2").mkdir(parents=True)
@@ -60,6 +61,7 @@ def test_folder_recipe_on_a_few_photos(shared_data, tmp_path):
     assert sorted(p.relative_to(photos) for p in photos.rglob("*")) == before  # nothing written beside the photos
 
 
+@pytest.mark.slow
 def test_released_checkpoint_recipe_reads_the_original_format(shared_data, parity_dir, tmp_path):
     """bashscripts/voc12/eval_released.sh on a small VOC layout, with a file laid out as the released COCO
     models (random weights of their exact key set and shapes; nothing is downloaded)."""

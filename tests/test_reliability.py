@@ -53,6 +53,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 # ----------------------------------------------------------------------------------- the run's folder
+@pytest.mark.slow
 def test_a_second_run_in_a_busy_folder_is_refused_and_a_dead_holder_is_taken_over(data, tmp_path):
     folder = tmp_path / "run"
     opts = STAGES["stage1"] + RUN
@@ -76,6 +77,7 @@ def test_a_second_run_in_a_busy_folder_is_refused_and_a_dead_holder_is_taken_ove
     assert (folder / ".lock").read_text() == ""  # released at the end: nothing for the next run to take over
 
 
+@pytest.mark.slow
 def test_a_fresh_run_in_a_folder_holding_a_run_is_refused_unless_overwrite(data, tmp_path):
     folder = tmp_path / "run"
     assert _run(_command(TRAIN_SCRIPT, data, folder, TINY + RUN)).returncode == 0
@@ -93,6 +95,7 @@ def test_a_fresh_run_in_a_folder_holding_a_run_is_refused_unless_overwrite(data,
     assert sorted(_records(folder)) == [1, 2, 3, 4]
 
 
+@pytest.mark.slow
 def test_resume_with_another_architecture_is_one_line_and_writes_nothing(data, tmp_path):
     folder = tmp_path / "run"
     assert _run(_command(TRAIN_SCRIPT, data, folder, TINY + RUN)).returncode == 0
@@ -125,6 +128,7 @@ def test_resume_skips_a_damaged_newest_checkpoint_clears_half_saves_and_redone_l
 
 
 # ------------------------------------------------------------------------------------------ signals
+@pytest.mark.slow
 @pytest.mark.parametrize("signum, workers", [(signal.SIGTERM, 0), (signal.SIGINT, 1)])
 def test_signal_stops_after_the_iteration_with_a_checkpoint_on_the_same_trajectory(signum, workers, data,
                                                                                     uninterrupted, tmp_path):
@@ -157,6 +161,7 @@ def test_signal_stops_after_the_iteration_with_a_checkpoint_on_the_same_trajecto
                          load_checkpoint(reference / "model-9.pth")["model"], "model")
 
 
+@pytest.mark.slow
 def test_a_second_ctrl_c_exits_at_once(data, tmp_path):
     folder = tmp_path / "run"
     proc = _start(_command(SLOW_SCRIPT, data, folder, TINY + RUN), tmp_path / "run.log", slow_from=5, delay=30)
@@ -178,6 +183,7 @@ def _torchrun(data, folder, opts, script=TRAIN_SCRIPT) -> list[str]:
             *_command(script, data, folder, opts)[1:]]
 
 
+@pytest.mark.slow
 def test_torchrun_sigterm_stops_every_rank_at_one_iteration_with_one_checkpoint(data, tmp_path):
     folder = tmp_path / "ddp"
     opts = STAGES["stage1"] + RUN + ["network.use_syncbn=true"]
@@ -198,6 +204,7 @@ def test_torchrun_sigterm_stops_every_rank_at_one_iteration_with_one_checkpoint(
     assert _checkpoints(folder) == ["model-3.pth", "model-5.pth", "model-6.pth", "model-9.pth"]
 
 
+@pytest.mark.slow
 def test_a_stopped_rank_ends_the_run_within_the_collective_timeout(data, tmp_path):
     """SIGSTOP on one torchrun process: the other reports what it waited for, and at which iteration, after
     train.dist_timeout_minutes (3 s here), instead of PyTorch's 30 minutes."""

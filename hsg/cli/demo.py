@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from hsg.errors import user_errors
 
@@ -31,8 +32,9 @@ def main(argv: list[str] | None = None) -> int:
         out = summary["outputs"]
         print(f"\n[demo] outputs in {save_dir}: predictions {out['predictions']}, learning curve {out['curve']}, "
               f"hierarchy figures {out['pictures']}, numbers {save_dir}/results.json")
+        program = "python pyenv/hierarchy.py" if Path("pyenv/hierarchy.py").is_file() else "hsg-hierarchy"
         print(f"[demo] the trained model is {out['stage2']}; draw its hierarchy on a folder of your images with:\n"
-              f"  python pyenv/hierarchy.py --cfg_path {out['config2']} --checkpoint {out['stage2']} "
+              f"  {program} --cfg_path {out['config2']} --checkpoint {out['stage2']} "
               f"--image_dir YOUR_IMAGES --save_dir {save_dir}/my_images")
     return 0
 
