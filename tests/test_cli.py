@@ -27,7 +27,9 @@ except SystemExit:
     pass
 actions = [a for a in seen[0]._actions if a.help != argparse.SUPPRESS and a.dest != "help"]
 bad = [a.dest for a in actions if not a.help or len(a.help) < 12 or a.help.count("(default") > 1]
-print("torch" in sys.modules, bad)
+summary = " ".join(program.__doc__.strip().split("\\n\\n")[0].split())
+whole = " ".join((seen[0].description or "").split()) == summary and summary.endswith(".")
+print("torch" in sys.modules, bad, whole)
 """
 
 
@@ -35,7 +37,8 @@ print("torch" in sys.modules, bad)
 def test_help_is_fast_and_every_flag_is_explained(name):
     done = subprocess.run([sys.executable, "-c", CHECK.format(name=name)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip().splitlines()[-1] == "False []"  # no torch imported; no flag without a help
+    # No torch imported; no flag without a help; the description is the docstring's whole first paragraph.
+    assert done.stdout.strip().splitlines()[-1] == "False [] True"
 
 
 def test_original_yaml_files_load_with_their_legacy_keys(tmp_path):

@@ -9,6 +9,7 @@ folded into the one config object, so everything downstream reads ``cfg`` only.
 from __future__ import annotations
 
 import argparse
+import textwrap
 import warnings
 
 from hsg.config.config import Config, describe_keys, load_config
@@ -28,13 +29,21 @@ class _HelpConfig(argparse.Action):
         parser.exit()
 
 
-def base_parser(description: str, data_list: str | None = "list file of the images to process",
+def parser_texts(doc: str) -> dict:
+    """``ArgumentParser`` keywords from a program's docstring: its first paragraph as the description (whole,
+    never cut mid-sentence), the rest (usage examples, what it writes) after the flags."""
+    summary, _, details = doc.strip().partition("\n\n")
+    return {"description": textwrap.fill(" ".join(summary.split()), 100), "epilog": details or None,
+            "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
+def base_parser(doc: str, data_list: str | None = "list file of the images to process",
                 snapshot_help: str = "folder of the run's checkpoints and logs", snapshot_required: bool = False,
                 snapshot_nargs: str | None = None) -> argparse.ArgumentParser:
-    """The flags every program that reads a config takes; ``data_list`` is the help of ``--data_list``
-    (None: the program takes its lists under other names)."""
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
-)
+    """The flags every program that reads a config takes (``doc``: the program's docstring, see
+    :func:`parser_texts`); ``data_list`` is the help of ``--data_list`` (None: the program takes its lists
+    under other names)."""
+    parser = argparse.ArgumentParser(**parser_texts(doc))
     parser.add_argument("--help-config", action=_HelpConfig)
     parser.add_argument("--cfg_path", default=None, help="YAML config file, or the name of a preset of configs/ "
                                                          "(e.g. coco_stage1); without it, the defaults")

@@ -18,6 +18,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from hsg.cli.common import parser_texts
 from hsg.errors import CheckpointError, user_errors
 
 
@@ -48,8 +49,7 @@ def convert_file(src: Path, dst: Path, to: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser = argparse.ArgumentParser(**parser_texts(__doc__))
     parser.add_argument("--checkpoint", "--src", dest="checkpoint", required=True, type=Path,
                         help="checkpoint to read")
     parser.add_argument("--out", "--dst", dest="out", required=True, type=Path, help="checkpoint to write")

@@ -13,11 +13,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from hsg.cli.common import parser_texts
 from hsg.errors import user_errors
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(**parser_texts(__doc__))
     parser.add_argument("--save_dir", "--out_dir", dest="save_dir", default=None,
                         help="where everything is written (default: outputs/demo, or outputs/demo_quick)")
     parser.add_argument("--quick", action="store_true", help="a reduced demo (about a minute, for tests); its "

@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image
 
 from hsg.data.catalogue import DATASETS
+from hsg.cli.common import parser_texts
 from hsg.errors import EvalError, user_errors
 from hsg.evaluation.crf import INSTALL_HINT, crf_available, refine_labels
 from hsg.evaluation.pairs import Pair, Refine, pair_by_folder, pair_by_list, parse_string_replace
@@ -38,7 +39,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(**parser_texts(__doc__))
     parser.add_argument("--pred_dir", required=True, help="folder of prediction PNGs (searched recursively)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--gt_dir", help="ground-truth folder; pairs by the path relative to --pred_dir")

@@ -2,7 +2,7 @@
 images, with a stage-2 checkpoint.
 
     python pyenv/hierarchy.py --cfg_path CFG --checkpoint RUN/model-N.pth --image_dir my_photos --save_dir out
-    python pyenv/hierarchy.py --cfg_path CFG --snapshot_dir RUN --data_dir DATA --data_list LIST \
+    python pyenv/hierarchy.py --cfg_path CFG --snapshot_dir RUN --data_dir DATA --data_list LIST \\
         --save_dir out [--with_oversegmentation]
 
 A folder of photos needs nothing else: its over-segmentations are read from
@@ -56,9 +56,8 @@ def folder_samples(image_dir: Path, save_dir: Path, oversegmentation: bool, work
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0], data_list="list file of the images (instead of --image_dir)",
+    parser = base_parser(__doc__, data_list="list file of the images (instead of --image_dir)",
                          snapshot_help="a stage-2 run folder (its newest checkpoint is used)")
-    parser.epilog = __doc__
     add_inference_flags(parser, grid=False)
     parser.add_argument("--image_dir", default=None, help="a folder of images, searched recursively (instead of "
                                                           "--data_list)")

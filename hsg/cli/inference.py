@@ -1,7 +1,7 @@
 """Semantic segmentation of a test split by kNN retrieval from the labelled memory.
 
-    python pyenv/inference.py --cfg_path CFG --snapshot_dir RUN --data_dir VOCdevkit \
-        --data_list lists/voc12_val.txt --save_dir RUN/results/val \
+    python pyenv/inference.py --cfg_path CFG --snapshot_dir RUN --data_dir VOCdevkit \\
+        --data_list lists/voc12_val.txt --save_dir RUN/results/val \\
         --semantic_memory_dir RUN/results/train/semantic_prototype --kmeans_num_clusters 6,6
 
 Writes ``SAVE_DIR/semantic_gray/<name>.png`` (class ids, ready for pyenv/eval.py), ``semantic_color/``
@@ -18,10 +18,9 @@ from hsg.errors import user_errors
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0], data_list="list file of the images to segment (column 2, the "
+    parser = base_parser(__doc__, data_list="list file of the images to segment (column 2, the "
                          "ground truth, only for --readout oracle; default: dataset.test_data_list)",
                          snapshot_help="a run folder (its newest checkpoint is used)")
-    parser.epilog = __doc__
     add_inference_flags(parser)
     parser.add_argument("--semantic_memory_dir", default=None,
                         help="folder of prototype files written by pyenv/prototype.py")

@@ -20,12 +20,12 @@ import argparse
 import sys
 
 from hsg.data.catalogue import LIST_DATASETS, SBD_DIRS
+from hsg.cli.common import parser_texts
 from hsg.errors import DataError, user_errors
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p = argparse.ArgumentParser(**parser_texts(__doc__))
     p.add_argument("--dataset", required=True, choices=LIST_DATASETS, help="which layout to read")
     p.add_argument("--data_dir", required=True, help="root the list paths are relative to (dataset.data_dir)")
     p.add_argument("--split", default=None, help="voc12: train, val, trainval, train_aug or all (default train); "

@@ -24,14 +24,14 @@ import sys
 from pathlib import Path
 
 from hsg.data.catalogue import LIST_DATASETS
+from hsg.cli.common import parser_texts
 from hsg.errors import user_errors
 from hsg.oversegmentation.batch import DETECTORS
 from hsg.oversegmentation.ucm import MAX_REGIONS, START_THRESHOLD, THRESHOLD_STEP
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p = argparse.ArgumentParser(**parser_texts(__doc__))
     src = p.add_argument_group("input / output")
     src.add_argument("--image_dir", help="folder of images (searched recursively)")
     src.add_argument("--save_dir", "--out_dir", dest="save_dir",

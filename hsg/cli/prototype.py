@@ -1,7 +1,7 @@
 """Build the labelled semantic memory: k-means prototypes of a labelled split, tagged with the majority
 ground-truth class (the original's protocol).
 
-    python pyenv/prototype.py --cfg_path CFG --snapshot_dir RUN --data_dir VOCdevkit \
+    python pyenv/prototype.py --cfg_path CFG --snapshot_dir RUN --data_dir VOCdevkit \\
         --data_list lists/voc12_train_aug.txt --save_dir RUN/results/train --kmeans_num_clusters 6,6
 
 Writes ``SAVE_DIR/semantic_prototype/<name>.npz`` (prototypes + labels), ``semantic_cluster/`` and
@@ -18,9 +18,8 @@ from hsg.errors import user_errors
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0], data_list="list file of the labelled images of the memory "
+    parser = base_parser(__doc__, data_list="list file of the labelled images of the memory "
                          "(default: dataset.memory_data_list)", snapshot_help="a run folder (its newest checkpoint is used)")
-    parser.epilog = __doc__
     add_inference_flags(parser)
     args = parser.parse_args(argv)
     with user_errors("prototype"):

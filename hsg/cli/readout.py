@@ -1,10 +1,10 @@
 """Score checkpoints in one command: labelled memory, predictions of the test list, mIoU per read-out;
 optionally every checkpoint of one or more runs, as a learning curve with baselines.
 
-    python pyenv/readout.py --cfg_path CFG --snapshot_dir RUN --data_dir DATA --memory_list TRAIN \
+    python pyenv/readout.py --cfg_path CFG --snapshot_dir RUN --data_dir DATA --memory_list TRAIN \\
         --test_list VAL --save_dir RUN/readout --readouts knn cluster
     python pyenv/readout.py ... --checkpoint untrained --save_dir out/untrained          # the baseline
-    python pyenv/readout.py ... --snapshot_dir RUN/stage1 RUN/stage2 --every_checkpoint \
+    python pyenv/readout.py ... --snapshot_dir RUN/stage1 RUN/stage2 --every_checkpoint \\
         --baseline untrained=out/untrained/readout.json --save_dir RUN/curve
 
 Read-outs (``hsg/inference/readout.py``): ``knn`` (the original's protocol: the 20-vote of the labelled
@@ -33,10 +33,9 @@ READOUTS = ("knn", "nn1", "cluster", "oracle")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = base_parser(__doc__.splitlines()[0], data_list=None, snapshot_nargs="+",
+    parser = base_parser(__doc__, data_list=None, snapshot_nargs="+",
                          snapshot_help="run folder(s): the newest checkpoint of the last is scored, or every "
                                        "checkpoint of each with --every_checkpoint")
-    parser.epilog = __doc__
     parser.add_argument("--checkpoint", default=None,
                         help="one checkpoint file, or 'untrained' (the randomly initialised network); default: "
                              "the newest checkpoint of the last --snapshot_dir")

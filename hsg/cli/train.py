@@ -1,6 +1,6 @@
 """Train HSG (either stage) on one CPU, one GPU, or many GPUs and nodes.
 
-    python pyenv/train.py --cfg_path configs/coco_stage1.yaml --data_dir DATA --data_list LIST \
+    python pyenv/train.py --cfg_path configs/coco_stage1.yaml --data_dir DATA --data_list LIST \\
         --snapshot_dir snapshots/run/stage1 [--opts train.max_iteration=1000 ...]
     torchrun --nproc_per_node 8 pyenv/train.py ...            # 8 GPUs on one machine
     torchrun --nnodes 2 --node_rank R --master_addr HOST --nproc_per_node 8 pyenv/train.py ...
@@ -20,11 +20,10 @@ from hsg.errors import Interrupted, user_errors
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0], snapshot_required=True,
+    parser = base_parser(__doc__, snapshot_required=True,
                          data_list="list file of the training images, column 3 naming each over-segmentation "
                                    "(sets dataset.train_data_list)",
                          snapshot_help="the run's folder: checkpoints, config.yaml, log.jsonl, TensorBoard events")
-    parser.epilog = __doc__
     args = parser.parse_args(argv)
     with user_errors("train"):
         cfg = resolve_config(args)
