@@ -207,3 +207,33 @@ def test_paths_with_spaces_are_quoted_and_read_back(make_lists, capsys, shared_d
     from hsg.errors import DataError
     with pytest.raises(DataError, match=r"bad\.txt.*line 1: a double quote must enclose a whole path"):
         read_list(tmp_path / "bad.txt", root)
+
+
+def test_camvid_layout_and_void(make_lists, capsys, shared_data, tmp_path):
+    """CamVid (the SegNet layout): lists of the val split, the void label 11 kept as the ignore value by
+    the dataset under the CamVid preset, and never scored: a prediction that is right on every labelled
+    pixel and wrong on every void pixel scores 100 mIoU."""
+    from hsg.config.config import load_config
+    from hsg.evaluation.pairs import pair_by_list
+    from hsg.evaluation.report import evaluate_pairing
+
+    root = shared_data / "CamVid"
+    rows, _ = run(make_lists, capsys, "--dataset", "camvid", "--split", "val", "--data_dir", str(root),
+                  "--out", str(tmp_path / "val.txt"))
+    expected = [line.split() for line in (root / "val.txt").read_text().splitlines() if line.strip()]
+    assert [r[:2] for r in rows] == expected and len(rows) == 101
+    assert rows[0][2] == "oversegmentation/" + rows[0][0].replace(".jpg", ".png")
+    cfg = load_config("camvid_stage1")
+    ds = EvalDataset(cfg, str(root), str(tmp_path / "val.txt"))
+    preds = tmp_path / "pred"
+    preds.mkdir()
+    for i in range(3):
+        label = ds[i]["semantic_label"].numpy()
+        truth = np.asarray(Image.open(root / rows[i][1]))
+        assert np.array_equal(label, truth) and label.max() == 11 and 0 < (label == 11).mean() < 0.5
+        wrong_on_void = np.where(label == 11, (label + 3) % 11, label).astype(np.uint8)
+        Image.fromarray(wrong_on_void).save(preds / f"{Path(rows[i][0]).stem}.png")
+    (tmp_path / "three.txt").write_text("\n".join(" ".join(r[:2]) for r in rows[:3]) + "\n")
+    report = evaluate_pairing(pair_by_list(preds, tmp_path / "three.txt", root), num_classes=11,
+                              ignore_index=cfg.dataset.semantic_ignore_index, class_names="camvid")
+    assert report["miou_present"] == pytest.approx(100.0)
