@@ -93,17 +93,19 @@ def bench_transformer(args: argparse.Namespace, device: torch.device) -> list[di
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--depth", type=int, default=50, choices=(18, 34, 50, 101))
-    parser.add_argument("--width", type=int, default=64)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="torch device to time on")
+    parser.add_argument("--depth", type=int, default=50, choices=(18, 34, 50, 101), help="ResNet depth of the backbone")
+    parser.add_argument("--width", type=int, default=64, help="ResNet base width (64: the paper's)")
     parser.add_argument("--batch", type=int, default=2, help="images per backbone pass")
     parser.add_argument("--size", type=int, default=224, help="square input side")
     parser.add_argument("--images", type=int, default=16, help="sequences per transformer pass")
     parser.add_argument("--nodes", type=int, default=256, help="padded node-sequence length")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=3, help="timed repetitions per row; the best is reported")
     parser.add_argument("--amp", action="store_true", help="bf16 autocast")
     parser.add_argument("--out", type=Path,
-                        default=Path(__file__).resolve().parents[1] / "outputs" / "benchmarks" / "models.json")
+                        default=Path(__file__).resolve().parents[1] / "outputs" / "benchmarks" / "models.json",
+                        help="JSON file of the results")
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)

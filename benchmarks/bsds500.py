@@ -164,12 +164,12 @@ def official_example(bench: Path) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data_dir", type=Path, default=DEFAULT_DATA, help="BSDS500 folder (images, groundTruth, ucm2)")
-    p.add_argument("--split", default="val", choices=("train", "val", "test"))
+    p.add_argument("--split", default="val", choices=("train", "val", "test"), help="BSDS500 split to score")
     p.add_argument("--methods", default=",".join(METHODS),
                    help="comma-separated subset of gpb, gradient, hed (hed is left out when not installed)")
     p.add_argument("--nthresh", type=int, default=99, help="UCM thresholds (99 as the official benchmark)")
     p.add_argument("--limit", type=int, default=0, help="only the first N images (0: all)")
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--workers", type=int, default=2, help="processes that score images in parallel")
     p.add_argument("--out", type=Path, help="write the results as JSON")
     p.add_argument("--official_example", action="store_true",
                    help="only compare with the official benchmark's own five-image example (DATA_DIR/bench)")

@@ -110,14 +110,19 @@ def best_of(repeats: int, fn: Callable[[], object]) -> tuple[float, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--source", choices=("synthetic", "voc"), default="synthetic")
+    parser.add_argument("--source", choices=("synthetic", "voc"), default="synthetic",
+                        help="synthetic masks, or real VOC ground truth (--data_dir)")
     parser.add_argument("--num_images", type=int, default=1449, help="1449 = the VOC 2012 val set")
-    parser.add_argument("--size", type=int, nargs=2, default=(500, 375), metavar=("W", "H"))
-    parser.add_argument("--num_classes", type=int, default=21)
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--data_dir", type=Path, default=ROOT.parent / "shared" / "data" / "VOCdevkit")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "eval_speed.json")
+    parser.add_argument("--size", type=int, nargs=2, default=(500, 375), metavar=("W", "H"),
+                        help="mask size of the synthetic source")
+    parser.add_argument("--num_classes", type=int, default=21, help="number of classes scored")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8],
+                        help="reader thread counts to time, one row each")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per row; the best is reported")
+    parser.add_argument("--data_dir", type=Path, default=ROOT.parent / "shared" / "data" / "VOCdevkit",
+                        help="VOCdevkit folder for --source voc")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "eval_speed.json",
+                        help="JSON file of the results")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]  # other jobs on the machine skew the thread rows; record it
 

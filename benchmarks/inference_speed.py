@@ -146,13 +146,16 @@ def by_size(args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--depth", type=int, default=50)
-    parser.add_argument("--dim", type=int, default=128)
-    parser.add_argument("--image_size", type=int, default=512)
-    parser.add_argument("--images", type=int, default=8)
-    parser.add_argument("--batch_sizes", type=int, nargs="+", default=[1, 4])
-    parser.add_argument("--memory", type=int, default=380000)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="torch device to time on")
+    parser.add_argument("--depth", type=int, default=50, help="ResNet depth of the backbone")
+    parser.add_argument("--dim", type=int, default=128, help="embedding width")
+    parser.add_argument("--image_size", type=int, default=512, help="longer side of the test images (the speed table)")
+    parser.add_argument("--images", type=int, default=8, help="images timed per row")
+    parser.add_argument("--batch_sizes", type=int, nargs="+", default=[1, 4],
+                        help="inference batch sizes, one row each")
+    parser.add_argument("--memory", type=int, default=380000,
+                        help="number of prototypes in the labelled memory of the kNN vote")
     parser.add_argument("--out", default=None, help="JSON output (default benchmarks/results/inference_speed.json, "
                                                      "or inference_memory.json with --sizes)")
     parser.add_argument("--sizes", type=int, nargs="+", default=None,

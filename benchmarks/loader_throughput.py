@@ -3,7 +3,7 @@
     python benchmarks/loader_throughput.py --data_dir ../shared/data/VOCdevkit --crops 224 448 \\
         --workers 0 1 2 --out benchmarks/results/loader_throughput.json
 
-Over-segmentations: ``VOC2012/<--seginst_dir>/<id>.png`` when they exist; otherwise a Felzenszwalb
+Over-segmentations: ``VOC2012/<--oversegmentation_dir>/<id>.png`` when they exist; otherwise a Felzenszwalb
 over-segmentation (scikit-image, about 50-150 regions an image, uint16 PNG) is generated once into a
 temporary folder before timing, so region maps have realistic size and entropy.
 
@@ -63,14 +63,14 @@ def image_ids(data_dir: Path, num_images: int) -> list[str]:
     return ids[:num_images]
 
 
-def prepare_list(data_dir: Path, num_images: int, seginst_dir: str, work: Path) -> tuple[Path, str]:
+def prepare_list(data_dir: Path, num_images: int, oversegmentation_dir: str, work: Path) -> tuple[Path, str]:
     """A three-column list; generates Felzenszwalb region maps for images that have none."""
     from skimage.segmentation import felzenszwalb
 
     rows, generated = [], 0
     for image_id in image_ids(data_dir, num_images):
         image_rel = f"VOC2012/JPEGImages/{image_id}.jpg"
-        region = data_dir / "VOC2012" / seginst_dir / f"{image_id}.png"
+        region = data_dir / "VOC2012" / oversegmentation_dir / f"{image_id}.png"
         if not region.is_file():
             labels = felzenszwalb(read_image(data_dir / image_rel), scale=300, sigma=0.8, min_size=200)
             region = work / f"{image_id}.png"
@@ -241,22 +241,25 @@ def stage_breakdown(ds: TrainDataset, repeats: int) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data_dir", default=str(ROOT.parent / "shared" / "data" / "VOCdevkit"))
-    ap.add_argument("--seginst_dir", default="rf_0.25_48")
-    ap.add_argument("--crops", type=int, nargs="+", default=[224, 448])
-    ap.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--num_images", type=int, default=96)
-    ap.add_argument("--batch_size", type=int, default=8)
+    ap.add_argument("--data_dir", default=str(ROOT.parent / "shared" / "data" / "VOCdevkit"),
+                    help="VOCdevkit folder of the images")
+    ap.add_argument("--oversegmentation_dir", "--seginst_dir", dest="oversegmentation_dir", default="rf_0.25_48",
+                    help="folder of VOC over-segmentations under VOC2012/ (else Felzenszwalb regions are made)")
+    ap.add_argument("--crops", type=int, nargs="+", default=[224, 448], help="training crop sizes, one row each")
+    ap.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2], help="DataLoader worker counts, one row each")
+    ap.add_argument("--num_images", type=int, default=96, help="VOC images in the timed list")
+    ap.add_argument("--batch_size", type=int, default=8, help="images per batch")
     ap.add_argument("--warmup", type=int, default=2, help="batches per row that are not timed")
     ap.add_argument("--repeats", type=int, default=5, help="timed runs per row; the best one is reported")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "loader_throughput.json"))
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "loader_throughput.json"),
+                    help="JSON file of the results")
     args = ap.parse_args()
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     stages: dict[int, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        list_file, region_source = prepare_list(Path(args.data_dir), args.num_images, args.seginst_dir, Path(tmp))
+        list_file, region_source = prepare_list(Path(args.data_dir), args.num_images, args.oversegmentation_dir, Path(tmp))
 
         def ours(dataset_class, cfg):
             return lambda: build_train_loader(cfg, dataset_class(cfg, args.data_dir, str(list_file)), 0, 1,

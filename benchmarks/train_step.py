@@ -27,8 +27,8 @@ alternates the two kinds of step and reports medians over ``--repeats``:
     can be timed apart.
 The optimiser step and the trainer's logging are left out of both.
 
-The overhead ratio is ``(full - baseline) / baseline``, as the issue defines it. A second ratio adds up
-HSG's own phases (k-means, grouping, losses, HSG backward) and divides by the baseline. The two agree on
+The overhead ratio is ``(full - baseline) / baseline``: the time HSG adds to a step, as a share of what
+the backbone alone costs. A second ratio adds up HSG's own phases (k-means, grouping, losses, HSG backward) and divides by the baseline. The two agree on
 a quiet machine. On a busy one, run-to-run noise in the backbone's seconds lands in the first ratio but
 not in the second. ``--processes N`` makes the losses work on the gathered rows of N processes (the
 original trained on 8 GPUs), because every pixel is compared with every segment of the global batch.
@@ -433,11 +433,13 @@ def machine_description(device: torch.device) -> dict:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="torch device to time on")
+    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS),
+                        help="which stage settings to time")
     parser.add_argument("--images", type=int, default=0,
                         help=f"images per step (0: {CPU_IMAGES} on the CPU, the original's per-GPU batch on CUDA)")
-    parser.add_argument("--depth", type=int, default=50, choices=(18, 34, 50, 101))
+    parser.add_argument("--depth", type=int, default=50, choices=(18, 34, 50, 101), help="ResNet depth of the backbone")
     parser.add_argument("--crop", type=int, default=0, help="square crop side (0: the setting's own)")
     parser.add_argument("--repeats", type=int, default=3, help="timed rounds (medians are reported)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
@@ -445,7 +447,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="the losses work on the gathered rows of this many processes (the original ran 8)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     parser.add_argument("--amp", action="store_true", help="bfloat16 autocast for backbone and head")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic batch and of the weights")
     parser.add_argument("--out", type=Path, default=None,
                         help="JSON output (default benchmarks/results/train_step_<device type>.json)")
     args = parser.parse_args(argv)

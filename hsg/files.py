@@ -83,6 +83,13 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
     return Path(path)
 
 
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` atomically; returns the path."""
+    with atomic_write(path, "w") as handle:
+        handle.write(text)
+    return Path(path)
+
+
 def remove_temporaries(folder: str | os.PathLike) -> list[Path]:
     """Delete the temporary files (``.<name>.tmp-<pid>``) left in ``folder`` (not recursive) by killed
     writers; returns what was removed. Call it only while owning the folder (a training run holds its
@@ -96,4 +103,4 @@ def remove_temporaries(folder: str | os.PathLike) -> list[Path]:
     return stale
 
 
-__all__ = ["atomic_write", "remove_temporaries", "temporary_path", "write_image", "write_json"]
+__all__ = ["atomic_write", "remove_temporaries", "temporary_path", "write_image", "write_json", "write_text"]

@@ -105,3 +105,12 @@ def test_dump_writes_the_resolved_config(tmp_path):
     assert data["network"]["embedding_dim"] == 128
     again = load_config(path)  # a saved config loads back to the same values
     assert again == cfg
+
+
+def test_class_name_choices_are_the_catalogue_datasets_with_classes():
+    """``dataset.class_names`` and ``eval.py --class_names`` offer exactly the datasets that have names."""
+    from hsg.config.defaults import DEFAULTS
+    from hsg.data.catalogue import DATASETS, NAMED_CLASSES
+
+    assert set(DEFAULTS["dataset"]["class_names"].choices) == {"auto", "none", *NAMED_CLASSES}
+    assert all(DATASETS[name].classes for name in NAMED_CLASSES) and "folder" not in NAMED_CLASSES

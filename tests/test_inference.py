@@ -259,6 +259,13 @@ def test_readout_entry_scores_every_readout_and_the_learning_curve(voc_run):
     assert set(curve["points"][0]["readouts"]) == {"knn", "cluster"} and "untrained" in curve["baselines"]
     assert Image.open(voc_run / "curve" / "curve.png").size[0] > 600
     assert (voc_run / "curve" / "stage2" / "iter_2" / "test" / "eval_cluster.json").is_file()
+    # Scored again: the same checkpoint, config and lists are reused; another config is scored anew.
+    again = _run("readout.py", *common, "--checkpoint", "untrained", "--save_dir", str(voc_run / "ro_untrained"),
+                 "--readouts", "knn")
+    assert again.returncode == 0 and "already scored" in again.stdout
+    other = _run("readout.py", *common[:-1], "test.kmeans_num_clusters=[2,2]", "--checkpoint", "untrained",
+                 "--save_dir", str(voc_run / "ro_untrained"), "--readouts", "knn")
+    assert other.returncode == 0 and "already scored" not in other.stdout and "knn" in other.stdout
     p = _run("readout.py", *common, "--snapshot_dir", str(s1), "--save_dir", str(voc_run / "x"),
              "--baseline", "untrained")
     assert p.returncode == 1 and "NAME=READOUT_JSON" in p.stderr

@@ -24,7 +24,7 @@ RUNS = {  # fixture run -> (output stride, train mode, relative tolerance sugges
 
 
 def regenerate(key: str, shape: list[int]) -> torch.Tensor:
-    """One tensor of the fixture's weights, from the recipe in the parity README §7."""
+    """One tensor of the fixture's weights, from the recipe in ../shared/parity/README.md §7."""
     g = torch.Generator().manual_seed(zlib.crc32(key.encode("utf-8")))
     if key.endswith("num_batches_tracked"):
         return torch.zeros(shape, dtype=torch.long)

@@ -12,7 +12,7 @@ from hsg.models.position import PositionEmbedding, QueryEmbedding, location_feat
 from hsg.models.transformer import TransformerClustering
 
 FIXTURES = ("transformer_clustering_fine_masked.pt", "transformer_clustering_coarse_nomask.pt")
-MODES = {"eval": 1e-5, "train_dropout0": 1e-4}  # atol / rtol suggested by the parity README §5
+MODES = {"eval": 1e-5, "train_dropout0": 1e-4}  # atol / rtol suggested by ../shared/parity/README.md §5
 
 
 def _ours(state_dict: dict) -> dict:

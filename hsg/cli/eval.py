@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from hsg.data.catalogue import DATASETS
+from hsg.data.catalogue import NAMED_CLASSES
 from hsg.cli.common import parser_texts
 from hsg.errors import EvalError, user_errors
 from hsg.evaluation.crf import INSTALL_HINT, crf_available, refine_labels
@@ -51,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="'old,new': replace in a prediction's relative path to get its ground truth")
     parser.add_argument("--mode", choices=("semantic", "cluster"), default="semantic",
                         help="semantic: predictions are class ids; cluster: cluster ids, Hungarian-matched")
-    parser.add_argument("--class_names", choices=("auto", "none", *DATASETS), default="auto",
+    parser.add_argument("--class_names", choices=("auto", "none", *NAMED_CLASSES), default="auto",
                         help="names in the table: a dataset's, or auto (the dataset with --num_classes classes)")
     parser.add_argument("--original_quirks", action="store_true",
                         help="reproduce the original's numbers exactly (semantic mode only)")

@@ -16,7 +16,9 @@ grid, the number of classes, the vote's k and the ignore label come from the con
 Writes ``SAVE_DIR/readout.json`` ({read-out: mIoU, pixel accuracy, per-class IoU}); with
 ``--every_checkpoint``, ``SAVE_DIR/<run>/iter_<N>/readout.json`` for each checkpoint (iterations of a
 later run continue those of the earlier one: stage 2 after stage 1), ``SAVE_DIR/curve.json`` and
-``SAVE_DIR/curve.png``. Checkpoints already scored are not scored again (``--overwrite`` redoes them).
+``SAVE_DIR/curve.png``. A checkpoint already scored in that folder with the same checkpoint file, config
+and lists is not scored again (``--overwrite`` redoes it); runs of one name (``a/stage1 b/stage1``) get
+numbered folders.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--baseline", action="append", default=[], metavar="NAME=READOUT_JSON",
                         help="a baseline's readout.json, drawn as flat lines on the learning curve")
     parser.add_argument("--title", default="", help="title of the learning-curve plot")
-    parser.add_argument("--overwrite", action="store_true", help="score checkpoints already scored again")
+    parser.add_argument("--overwrite", action="store_true", help="score again what this folder already holds "
+                        "(without it, results are reused only when checkpoint, config and lists are the same)")
     args = parser.parse_args(argv)
     if {"knn", "nn1"} & set(args.readouts) and not args.memory_list:
         parser.error("--memory_list is required for the knn and nn1 read-outs")
@@ -58,6 +61,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if not args.snapshot_dir and args.checkpoint in (None, "") and not args.every_checkpoint:
         parser.error("give --snapshot_dir RUN (its newest checkpoint is scored) or --checkpoint FILE|untrained")
     return args
+
+
+SOURCE_FILE = "readout_source.json"
+
+
+def scored_source(cfg, checkpoint: Path | None, args: argparse.Namespace) -> dict:
+    """What a read-out's numbers depend on: results in a folder are reused only when all of it is the same
+    (the checkpoint file, by path, size and modification time; the whole config; the lists)."""
+    stat = checkpoint.stat() if checkpoint is not None else None
+    return {"checkpoint": None if checkpoint is None else str(Path(checkpoint).resolve()),
+            "checkpoint_file": None if stat is None else [stat.st_size, stat.st_mtime_ns],
+            "config": json.loads(json.dumps(cfg, sort_keys=True, default=str)),
+            "test_list": str(Path(args.test_list).resolve()),
+            "memory_list": args.memory_list and str(Path(args.memory_list).resolve())}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,11 +95,17 @@ def main(argv: list[str] | None = None) -> int:
         save_dir = Path(args.save_dir)
 
         def score(checkpoint: Path | None, out: Path) -> dict:
-            if (out / "readout.json").is_file() and not args.overwrite:
-                return json.loads((out / "readout.json").read_text())
+            source = scored_source(cfg, checkpoint, args)
+            if not args.overwrite and (out / "readout.json").is_file() and (out / SOURCE_FILE).is_file():
+                done = json.loads((out / "readout.json").read_text())
+                if json.loads((out / SOURCE_FILE).read_text()) == source and set(args.readouts) <= set(done):
+                    print(f"[readout] {checkpoint or 'untrained network'}: already scored with the same checkpoint, "
+                          f"config and lists -> {out}/readout.json")
+                    return {r: done[r] for r in args.readouts}
             model = load_model(cfg, checkpoint, device)
             summary = run_readouts(cfg, NetworkSegmenter(cfg, model, device), cfg.dataset.data_dir, args.test_list,
                                    out, args.readouts, memory_list=args.memory_list, device=device)
+            write_json(out / SOURCE_FILE, source)
             print(f"[readout] {checkpoint or 'untrained network'}: " +
                   ", ".join(f"{r} {s['miou']:.2f}" for r, s in summary.items()) + f" mIoU -> {out}/readout.json")
             return summary
@@ -92,13 +115,16 @@ def main(argv: list[str] | None = None) -> int:
             score(resolve_checkpoint(dirs[-1], args.checkpoint), save_dir)
             return 0
         points, offset = [], 0
-        for run in args.snapshot_dir:
+        names = [Path(run).name for run in args.snapshot_dir]
+        if len(set(names)) < len(names):  # runs of one name in different folders must not share results
+            names = [f"{i}_{name}" for i, name in enumerate(names)]
+        for run, name in zip(args.snapshot_dir, names):
             checkpoints = list_checkpoints(run)
             if not checkpoints:
                 raise DataError(run, "no checkpoint (model-*.pth) in the run folder")
             for path in checkpoints:
                 iteration = checkpoint_iteration(path)
-                summary = score(path, save_dir / Path(run).name / f"iter_{iteration}")
+                summary = score(path, save_dir / name / f"iter_{iteration}")
                 points.append({"iteration": offset + iteration, "run": str(run), "checkpoint": str(path),
                                "readouts": summary})
             offset += checkpoint_iteration(checkpoints[-1])

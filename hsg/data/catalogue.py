@@ -103,6 +103,7 @@ DATASETS: dict[str, DatasetInfo] = {
                              "the demo's generated pictures (hsg.demo.synthetic)"),
 }
 LIST_DATASETS = ("voc12", "coco", "cityscapes", "camvid", "folder")  # what pyenv/make_lists.py can list
+NAMED_CLASSES = tuple(name for name, info in DATASETS.items() if info.classes)  # datasets with class names
 
 PALETTES = {
     "voc": voc_palette,
@@ -194,7 +195,7 @@ def oversegmentation_path(dataset: str, image_rel: str, folder: str | None = Non
     return str(out)
 
 
-__all__ = ["CAMVID_CLASSES", "CITYSCAPES_CLASSES", "DATASETS", "DatasetInfo", "IMAGE_SUFFIXES", "LIST_DATASETS", "PALETTES",
+__all__ = ["CAMVID_CLASSES", "CITYSCAPES_CLASSES", "DATASETS", "DatasetInfo", "IMAGE_SUFFIXES", "LIST_DATASETS", "NAMED_CLASSES", "PALETTES",
            "SBD_DIRS", "SYNTHETIC_CLASSES", "VOC_CLASSES", "VOC_LABEL_DIRS", "class_names",
            "cityscapes_train_ids", "dataset_info", "is_cityscapes_label_ids", "oversegmentation_path",
            "voc_palette"]

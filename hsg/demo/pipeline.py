@@ -21,7 +21,7 @@ from hsg.engine.checkpoint import checkpoint_iteration, list_checkpoints
 from hsg.engine.distributed import select_device
 from hsg.engine.trainer import train
 from hsg.errors import DataError
-from hsg.files import write_json
+from hsg.files import write_json, write_text
 from hsg.inference.hierarchy import hierarchy_pictures
 from hsg.inference.load import load_model
 from hsg.inference.readout import run_readouts
@@ -122,7 +122,7 @@ def run_demo(out_dir: str | Path, size: DemoSize = DemoSize()) -> dict:
     model = load_model(cfg2, stage2, device, need_hierarchy=True)
     pictures = out / "pictures"
     val_list = data / "val_hierarchy.txt"
-    val_list.write_text("".join(lists["val"].read_text().splitlines(keepends=True)[: size.hierarchy_images]))
+    write_text(val_list, "".join(lists["val"].read_text().splitlines(keepends=True)[: size.hierarchy_images]))
     hierarchy_pictures(cfg2, model, EvalDataset(cfg2, str(data), str(val_list), with_oversegmentation=True),
                        pictures, device)
     lap("hierarchy pictures", t)

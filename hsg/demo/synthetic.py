@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from hsg.data.catalogue import SYNTHETIC_CLASSES
+from hsg.files import write_text
 
 # Hue centre (degrees) and spread of each object class; the background draws any hue, low saturation.
 _HUES = {1: (0.0, 25.0), 2: (120.0, 25.0), 3: (215.0, 25.0), 4: (50.0, 20.0)}
@@ -125,5 +126,5 @@ def write_dataset(root: str | Path, spec: SyntheticSpec = SyntheticSpec()) -> di
             Image.fromarray(label, mode="L").save(root / lab_rel)
             lines.append(f"{img_rel} {lab_rel}")
         lists[split] = root / f"{split}.txt"
-        lists[split].write_text("\n".join(lines) + "\n")
+        write_text(lists[split], "\n".join(lines) + "\n")
     return lists

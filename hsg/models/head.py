@@ -1,6 +1,6 @@
 """The embedding head that turns res5 features into the C-dimensional pixel embedding.
 
-The original calls it a "Feature Pyramid Network" but it is a two-layer 1x1 MLP (reference §2.2):
+The original calls it a "Feature Pyramid Network" but it is a two-layer 1x1 MLP:
 ``conv1x1 Cin->Cin (no bias) -> BN -> ReLU -> conv1x1 Cin->C (bias)``, with PyTorch's default init. Its
 output is not normalised; every consumer L2-normalises it. The Sequential indices (0, 1, 3) are the
 original's ``conv_out`` indices, so the checkpoint converter only renames the prefix.

@@ -1,11 +1,11 @@
 """Where a pixel is: location features for k-means, and the transformer's learned position/query tables.
 
-* :func:`location_features` (reference §2.3, defined in :mod:`hsg.clustering.kmeans`) has no parameters: normalised (y, x) in [-0.5, 0.5], appended
+* :func:`location_features` (defined in :mod:`hsg.clustering.kmeans`) has no parameters: normalised (y, x) in [-0.5, 0.5], appended
   to the L2-normalised embeddings so k-means clusters are spatially coherent.
-* :class:`PositionEmbedding` (§2.4) is DETR's learned absolute embedding: one table for columns, one for
+* :class:`PositionEmbedding` is DETR's learned absolute embedding: one table for columns, one for
   rows, each ``C/2`` wide and initialised U(0, 1). Segment nodes get the mean position vector of their
   pixels, so the transformer knows roughly where each segment is.
-* :class:`QueryEmbedding` (§2.5) is the table of Q learned query vectors, N(0, 1). The queries are only
+* :class:`QueryEmbedding` is the table of Q learned query vectors, N(0, 1). The queries are only
   ever used as the decoder's ``query_pos``.
 """
 

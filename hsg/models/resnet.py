@@ -5,7 +5,7 @@ retrieval) at output stride 8, with one set of weights. Stride, dilation and pad
 convolution, not part of its weights, so one module switches between the two builds in place with
 :meth:`ResNet.set_output_stride` instead of building a second network.
 
-The geometry follows the original (reference §2.1):
+The geometry follows the original:
 
 * 7x7/2 stem (conv, BN, ReLU, 3x3/2 max-pool), bias-free convolutions, BN momentum 0.1 and eps 1e-5;
 * bottlenecks for depth 50/101 in the torchvision v1.5 form (the stride sits on the 3x3 conv), basic

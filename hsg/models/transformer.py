@@ -2,11 +2,12 @@
 
 HSG groups the segments of an image (fine level, Q = 8) and then the fine groups (coarse level, Q = 4)
 with a small DETR-style transformer whose decoder queries become cluster centroids. This module follows
-the original (reference §2.6-2.7) where it departs from DETR, because those departures change what the
+the original where it departs from DETR, because those departures change what the
 network computes and therefore what a released checkpoint means:
 
 * **BatchNorm instead of LayerNorm**, post-norm. Each norm is a ``BatchNorm1d`` over all ``L x B`` tokens
-  of the batch, padded tokens included (the original COCO model pads every node sequence to 256, so
+  of the batch (applied to a ``[B, C, L]`` view, as the original: far more accurate in float32 than a
+  ``[L*B, C]`` view at C = 128), padded tokens included (the original COCO model pads every node sequence to 256, so
   padding takes part in the statistics).
 * **Decoder initial target** from per-image statistics of the encoder memory instead of zeros:
   ``target([mu, sigma])`` with ``target = Linear(2C -> ff, no bias) -> BN -> ReLU -> Linear(ff -> C)``,

@@ -21,6 +21,7 @@ from PIL import Image
 
 from hsg.data.catalogue import PALETTES
 from hsg.errors import ColormapError
+from hsg.files import write_text
 
 def _validate(values: np.ndarray, source: str) -> np.ndarray:
     """Check a loaded colour map and pad it to 256 rows; messages name the file."""
@@ -124,7 +125,7 @@ def write_colormap_files(out_dir: str | Path) -> list[Path]:
     written = []
     for name, palette in PALETTES.items():
         path = out_dir / f"colormap_{name}.txt"
-        path.write_text(format_colormap_txt(palette()))
+        write_text(path, format_colormap_txt(palette()))
         written.append(path)
     return written
 
