@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from hsg.cli.common import parser_texts
 from hsg.models.head import embedding_head
 from hsg.models.resnet import ResNet
 from hsg.models.transformer import TransformerClustering
@@ -92,7 +93,7 @@ def bench_transformer(args: argparse.Namespace, device: torch.device) -> list[di
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(**parser_texts(__doc__))
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                         help="torch device to time on")
     parser.add_argument("--depth", type=int, default=50, choices=(18, 34, 50, 101), help="ResNet depth of the backbone")

@@ -26,6 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from hsg.cli.common import parser_texts
 from hsg.evaluation import bsds  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "BSDS500"
@@ -162,7 +163,7 @@ def official_example(bench: Path) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(**parser_texts(__doc__))
     p.add_argument("--data_dir", type=Path, default=DEFAULT_DATA, help="BSDS500 folder (images, groundTruth, ucm2)")
     p.add_argument("--split", default="val", choices=("train", "val", "test"), help="BSDS500 split to score")
     p.add_argument("--methods", default=",".join(METHODS),

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from hsg.cli.common import parser_texts
 from hsg.data.io import read_label_map
 from hsg.evaluation.confusion import add_confusion, confusion_matrix, semantic_scores
 from hsg.evaluation.pairs import Pair, pair_by_folder, score_pairs
@@ -109,7 +110,7 @@ def best_of(repeats: int, fn: Callable[[], object]) -> tuple[float, object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(**parser_texts(__doc__))
     parser.add_argument("--source", choices=("synthetic", "voc"), default="synthetic",
                         help="synthetic masks, or real VOC ground truth (--data_dir)")
     parser.add_argument("--num_images", type=int, default=1449, help="1449 = the VOC 2012 val set")

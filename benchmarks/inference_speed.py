@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hsg.cli.common import parser_texts
 from hsg.config.config import load_config
 from hsg.inference.embed import embed_images
 from hsg.inference.memory import image_segments, knn_vote
@@ -145,7 +146,7 @@ def by_size(args: argparse.Namespace) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(**parser_texts(__doc__))
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                         help="torch device to time on")
     parser.add_argument("--depth", type=int, default=50, help="ResNet depth of the backbone")

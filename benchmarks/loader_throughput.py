@@ -41,6 +41,7 @@ import torch
 from PIL import Image, ImageEnhance
 from torch.utils.data import DataLoader, Dataset
 
+from hsg.cli.common import parser_texts
 from hsg.config.config import get_default_config
 from hsg.data.datasets import TrainDataset, train_collate
 from hsg.data.lists import write_list
@@ -240,7 +241,7 @@ def stage_breakdown(ds: TrainDataset, repeats: int) -> dict[str, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(**parser_texts(__doc__))
     ap.add_argument("--data_dir", default=str(ROOT.parent / "shared" / "data" / "VOCdevkit"),
                     help="VOCdevkit folder of the images")
     ap.add_argument("--oversegmentation_dir", "--seginst_dir", dest="oversegmentation_dir", default="rf_0.25_48",

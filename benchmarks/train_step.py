@@ -62,6 +62,7 @@ import torch
 from scipy import ndimage
 from skimage.segmentation import slic
 
+from hsg.cli.common import parser_texts
 from hsg.config.config import Config, get_default_config
 from hsg.losses.hsg_loss import GatherFn, hsg_losses, total_loss
 from hsg.models.model import HSGModel, ModelOutput, build_model
@@ -432,7 +433,7 @@ def machine_description(device: torch.device) -> dict:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(**parser_texts(__doc__))
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                         help="torch device to time on")
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS),

@@ -27,6 +27,7 @@ import torch
 import torch.nn as nn
 from PIL import Image
 
+from hsg.cli.common import parser_texts
 from hsg.config.config import load_config
 from hsg.errors import user_errors
 
@@ -67,8 +68,7 @@ class RegionHistograms:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser = argparse.ArgumentParser(**parser_texts(__doc__))
     parser.add_argument("--kind", required=True, choices=("raw_pixels", "region_histograms"), help="which baseline")
     parser.add_argument("--cfg_path", default=None, help="the config of the run it is compared with")
     parser.add_argument("--opts", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")

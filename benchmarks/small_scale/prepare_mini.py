@@ -16,6 +16,7 @@ import os
 import sys
 from pathlib import Path
 
+from hsg.cli.common import parser_texts
 from hsg.data.lists import write_list
 from hsg.errors import user_errors
 
@@ -55,7 +56,7 @@ def prepare(shared: Path, out: Path, num_test: int) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(**parser_texts(__doc__))
     parser.add_argument("--shared", default=str(Path(__file__).resolve().parents[2].parent / "shared" / "data"),
                         help="the read-only data folder (../shared/data beside the repository)")
     parser.add_argument("--save_dir", required=True, help="where the links and lists go")

@@ -13,8 +13,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from hsg.cli.common import parser_texts
 from hsg.errors import user_errors
-from hsg.files import write_json
+from hsg.files import write_json, write_text
 
 HEADERS = {"knn": "kNN vote mIoU % (the protocol)", "cluster": "label-free mIoU %", "nn1": "1-NN mIoU %",
            "oracle": "oracle mIoU %"}
@@ -32,8 +33,7 @@ def markdown(rows: list[dict], title: str, notes: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser = argparse.ArgumentParser(**parser_texts(__doc__))
     parser.add_argument("--row", action="append", required=True, metavar="NAME=READOUT_JSON",
                         help="a row of the table: its name and its readout.json")
     parser.add_argument("--save_dir", required=True, help="where results.json and results.md go")
@@ -46,8 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = [{"name": name, "readout": path, **data}
                 for name, path, data in (load_named_readout(spec, "--row") for spec in args.row)]
         text = markdown(rows, args.title, args.note)
-        Path(args.save_dir).mkdir(parents=True, exist_ok=True)
-        (Path(args.save_dir) / "results.md").write_text(text)
+        write_text(Path(args.save_dir) / "results.md", text)
         write_json(Path(args.save_dir) / "results.json", {"title": args.title, "rows": rows, "notes": args.note})
         print(text)
     return 0
