@@ -141,6 +141,7 @@ def hierarchy_pictures(cfg: Config, model, dataset: EvalDataset, save_dir: str |
         raise DataError(clash, "two images share this output name (the same path with another extension); "
                                "rename one of them")
     with_oversegmentation = dataset.with_oversegmentation
+    queries = {"fine": cfg.train.fine_hrchy_clusters, "coarse": cfg.train.coarse_hrchy_clusters}
     loader = build_eval_loader(cfg, dataset, batch_size=max(2, cfg.test.batch_size))
     index = 0
     for batch in tqdm(loader, desc="hierarchy", unit="batch", dynamic_ncols=True):
@@ -162,5 +163,6 @@ def hierarchy_pictures(cfg: Config, model, dataset: EvalDataset, save_dir: str |
                 if labels is not None:
                     picture = level_picture(_at_size(labels, batch["orig_size"][i]), colours.get(level))
                     write_image(save_dir / "hierarchy" / level / f"{name}.png", picture)
-            write_image(save_dir / "hierarchy" / "figure" / f"{name}.png", hierarchy_figure(rgb, levels, title=name))
+            figure = hierarchy_figure(rgb, levels, title=name, queries=queries)
+            write_image(save_dir / "hierarchy" / "figure" / f"{name}.png", figure)
     return index

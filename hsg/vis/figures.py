@@ -86,10 +86,12 @@ def _font(size: int) -> ImageFont.ImageFont:
 
 
 def hierarchy_figure(image: np.ndarray, levels: dict[str, np.ndarray | None], title: str = "",
-                     panel_height: int = 256) -> Image.Image:
+                     panel_height: int = 256, queries: dict[str, int] | None = None) -> Image.Image:
     """Compose the figure for ``image [H, W, 3]`` and label maps ``levels`` (same size; -1 = none).
 
-    ``levels`` may hold ``oversegmentation`` (or None), ``segments``, ``fine`` and ``coarse``.
+    ``levels`` may hold ``oversegmentation`` (or None), ``segments``, ``fine`` and ``coarse``. A panel's
+    title counts the groups present in the image; ``queries`` (``{"fine": 8, "coarse": 4}``) adds how many
+    the model has, since an image rarely uses all of them ("fine groups (5 of 8)").
     """
     h, w = image.shape[:2]
     scale = panel_height / h
@@ -103,7 +105,8 @@ def hierarchy_figure(image: np.ndarray, levels: dict[str, np.ndarray | None], ti
             continue
         colors = {"fine": fine_col, "coarse": coarse_col}.get(key)
         count = len([v for v in np.unique(labels) if v >= 0])
-        panels.append((f"{_PANEL_TITLES[key]} ({count})", _panel(image, labels, colors), labels))
+        of = f" of {queries[key]}" if queries and key in queries else ""
+        panels.append((f"{_PANEL_TITLES[key]} ({count}{of})", _panel(image, labels, colors), labels))
 
     font, small = _font(14), _font(11)
     header, legend_rows = 22 + (18 if title else 0), max(len(fine_col), len(coarse_col))
