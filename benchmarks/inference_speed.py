@@ -133,14 +133,26 @@ def by_size(args: argparse.Namespace) -> dict:
             for size in args.sizes:
                 command = [sys.executable, __file__, "--one_size", str(size), "--list", f"{tmp}/list.txt",
                            "--device", args.device, "--depth", str(args.depth), "--dim", str(args.dim)]
-                done = subprocess.run(command + (["--uncapped"] if uncapped else []), capture_output=True, text=True)
-                if done.returncode:
+                label = f"image_size {size or 'own'} ({'uncapped' if uncapped else 'capped'})"
+                start = time.perf_counter()
+                try:
+                    done = subprocess.run(command + (["--uncapped"] if uncapped else []), capture_output=True,
+                                          text=True, timeout=args.child_timeout)
+                except subprocess.TimeoutExpired:
+                    done = None
+                if done is not None and done.returncode == 0:
+                    rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+                    r = rows[-1]
+                    print(f"{label}: working {r['working_size'][1]}x{r['working_size'][0]}, {r['seconds']:.1f} s, "
+                          f"{r['peak_rss_mib']:.0f} MiB", flush=True)
+                    continue
+                if done is not None and done.returncode > 0:  # an error of the code, not of the machine
                     raise SystemExit(done.stderr[-3000:])
-                rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-                r = rows[-1]
-                print(f"image_size {size or 'own'} ({'uncapped' if uncapped else 'capped'}): working "
-                      f"{r['working_size'][1]}x{r['working_size'][0]}, {r['seconds']:.1f} s, {r['peak_rss_mib']:.0f} MiB",
-                      flush=True)
+                why = (f"did not finish within {args.child_timeout:g} s" if done is None else
+                       f"killed by signal {-done.returncode} (SIGKILL: the kernel's out-of-memory killer)")
+                rows.append({"image_size": size, "capped": not uncapped, "failed": why,
+                             "seconds": time.perf_counter() - start})
+                print(f"{label}: {why} after {rows[-1]['seconds']:.0f} s", flush=True)
     return {"device": args.device, "torch": torch.__version__, "threads": torch.get_num_threads(), "depth": args.depth,
             "photo": args.photo, "rows": rows}
 
@@ -163,6 +175,8 @@ def main() -> None:
                         help="time and peak memory per test.image_size (0: the photo's own size)")
     parser.add_argument("--photo", default="6000x4000", help="--sizes: the photo's width x height")
     parser.add_argument("--uncapped", action="store_true", help="--sizes: also without test.max_pixels")
+    parser.add_argument("--child_timeout", type=float, default=900,
+                        help="--sizes: seconds one setting may take before it is recorded as unfinished")
     parser.add_argument("--one_size", type=int, default=None, help=argparse.SUPPRESS)  # a child of --sizes
     parser.add_argument("--list", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
