@@ -256,6 +256,7 @@ def test_readout_entry_scores_every_readout_and_the_learning_curve(voc_run):
     assert p.returncode == 0, p.stderr[-2000:]
     curve = json.loads((voc_run / "curve" / "curve.json").read_text())
     assert [point["iteration"] for point in curve["points"]] == [2, 4]  # stage 2 continues stage 1
+    assert curve["starts"] == {"stage2": 2}
     assert set(curve["points"][0]["readouts"]) == {"knn", "cluster"} and "untrained" in curve["baselines"]
     assert Image.open(voc_run / "curve" / "curve.png").size[0] > 600
     assert (voc_run / "curve" / "stage2" / "iter_2" / "test" / "eval_cluster.json").is_file()
@@ -307,6 +308,12 @@ def test_learning_curve_plot(tmp_path):
                                 {"raw pixels": {"knn": 9.0, "cluster": 11.0}}, tmp_path / "c" / "curve.png", "t")
     image = np.asarray(Image.open(path).convert("RGB"))
     assert image.shape[1] > 600 and len(np.unique(image.reshape(-1, 3), axis=0)) > 50  # lines, text, legend
+    # Where stage 2 starts: a vertical line across the plot (a column that differs over most of its height).
+    marked = np.asarray(Image.open(plot_learning_curves(
+        {100: {"knn": 10.0, "cluster": 8.0}, 200: {"knn": 14.0, "cluster": 12.5}},
+        {"raw pixels": {"knn": 9.0, "cluster": 11.0}}, tmp_path / "m.png", "t", starts={"stage 2": 150})).convert("RGB"))
+    changed_rows = (np.abs(marked.astype(int) - image.astype(int)).sum(axis=2) > 60).sum(axis=0)
+    assert changed_rows.max() > 0.5 * image.shape[0]
 
 
 @pytest.mark.slow

@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             dirs = args.snapshot_dir or [None]
             score(resolve_checkpoint(dirs[-1], args.checkpoint), save_dir)
             return 0
-        points, offset = [], 0
+        points, offset, starts = [], 0, {}
         names = [Path(run).name for run in args.snapshot_dir]
         if len(set(names)) < len(names):  # runs of one name in different folders must not share results
             names = [f"{i}_{name}" for i, name in enumerate(names)]
@@ -122,16 +122,18 @@ def main(argv: list[str] | None = None) -> int:
             checkpoints = list_checkpoints(run)
             if not checkpoints:
                 raise DataError(run, "no checkpoint (model-*.pth) in the run folder")
+            if offset:
+                starts[name] = offset
             for path in checkpoints:
                 iteration = checkpoint_iteration(path)
                 summary = score(path, save_dir / name / f"iter_{iteration}")
                 points.append({"iteration": offset + iteration, "run": str(run), "checkpoint": str(path),
                                "readouts": summary})
             offset += checkpoint_iteration(checkpoints[-1])
-        curve = {"points": points, "baselines": baselines, "title": args.title}
+        curve = {"points": points, "baselines": baselines, "title": args.title, "starts": starts}
         write_json(save_dir / "curve.json", curve)
         plot_learning_curves({p["iteration"]: {r: s["miou"] for r, s in p["readouts"].items()} for p in points},
-                             baselines, save_dir / "curve.png", args.title)
+                             baselines, save_dir / "curve.png", args.title, starts=starts)
         print(f"[readout] {len(points)} checkpoints -> {save_dir}/curve.json, {save_dir}/curve.png")
     return 0
 

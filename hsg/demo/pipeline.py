@@ -116,7 +116,8 @@ def run_demo(out_dir: str | Path, size: DemoSize = DemoSize()) -> dict:
     write_json(out / "readout" / "curve.json", {"points": points, "baselines": {"untrained network": untrained}})
     plot_learning_curves({i: {r: s["miou"] for r, s in p.items()} for i, p in points.items()},
                          {"untrained network": {r: s["miou"] for r, s in untrained.items()}},
-                         out / "readout" / "curve.png", "demo: mIoU on the generated val split")
+                         out / "readout" / "curve.png", "demo: mIoU on the generated val split",
+                         starts={"stage 2": size.stage1_iterations})
     t = lap("read-outs", t)
 
     model = load_model(cfg2, stage2, device, need_hierarchy=True)

@@ -17,9 +17,10 @@ _DASHES = [(5, 2), (2, 2), (6, 2, 1, 2), (1, 1)]
 
 
 def plot_learning_curves(points: Mapping[int, Mapping[str, float]], baselines: Mapping[str, Mapping[str, float]],
-                         path: str | Path, title: str = "") -> Path:
+                         path: str | Path, title: str = "", starts: Mapping[str, int] | None = None) -> Path:
     """Write the PNG: ``points`` maps iteration -> {read-out: mIoU}; ``baselines`` maps a baseline's name ->
-    {read-out: mIoU}. Returns the path."""
+    {read-out: mIoU}; ``starts`` maps a later run's name (``stage2``) to the iteration where it begins,
+    drawn as a vertical line. Returns the path."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: never needs a display
@@ -36,6 +37,10 @@ def plot_learning_curves(points: Mapping[int, Mapping[str, float]], baselines: M
             if readout in scores:
                 ax.axhline(scores[readout], color=_COLOURS[readout], dashes=dashes, linewidth=1,
                            label=f"{name}, {_NAMES[readout]}")
+    for name, start in (starts or {}).items():
+        ax.axvline(start, color="black", linewidth=0.8, alpha=0.6)
+        ax.annotate(f"{name} from here", (start, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -10),
+                    textcoords="offset points", fontsize=7)
     ax.set_xlabel("training iteration")
     ax.set_ylabel("mIoU %")
     if title:
