@@ -5,7 +5,7 @@
 # checkpoint of both stages is read out with the protocol's kNN vote and the label-free read-out (k-means
 # of the scored images into 11 clusters, Hungarian-matched): curve.png/json, results.md/json.
 #
-#   bash bashscripts/camvid/train.sh                 # 2 CPU cores: within an hour
+#   bash bashscripts/camvid/train.sh                 # about 25 minutes on 2 CPU cores
 #   SEED=1 bash bashscripts/camvid/train.sh          # another seed (run-to-run spread)
 #   EVAL_LIST=/data/CamVid/test.txt bash bashscripts/camvid/train.sh   # score another split (e.g. the test split)
 #   PROFILE=gpu bash bashscripts/camvid/train.sh     # ResNet-50 at the paper's width, on one GPU
@@ -55,8 +55,8 @@ for s in read_list(sys.argv[1], sys.argv[2], require=('image', 'semantic_label')
   fi
   [ "$EVAL_LIST" = "$LISTS/val.txt" ] || EVAL_LIST="$LISTS/eval.txt"
   if hsg_step OVERSEG; then
-    hsg_oversegment "$CAMVID" "$LISTS/train.txt" --max_regions 48
-    hsg_oversegment "$CAMVID" "$EVAL_LIST" --max_regions 48
+    hsg_oversegment "$CAMVID" "$LISTS/train.txt" --max_regions 96
+    hsg_oversegment "$CAMVID" "$EVAL_LIST" --max_regions 96
   fi
   if hsg_step TRAIN1; then hsg_train configs/camvid_stage1.yaml "$S1" "$CAMVID" "$LISTS/train.txt"; fi
   if hsg_step TRAIN2; then

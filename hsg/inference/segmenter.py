@@ -81,7 +81,7 @@ class NetworkSegmenter:
         ids, prototypes = image_segments(embedding, valid, t.kmeans_num_clusters, self.iterations)
         out = []
         for i, (h, w) in enumerate(batch["valid_size"]):
-            seg = ids[i, :h, :w]
+            seg = ids[i, :h, :w].contiguous()  # a cropped view; searchsorted copies (and warns) otherwise
             used = torch.unique(seg)  # every pixel inside the image has a segment (no -1 here)
             out.append((torch.searchsorted(used, seg).cpu(), prototypes[used].float().cpu()))
         return out
