@@ -26,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hsg.cli.common import parser_texts
+from hsg.cli.common import parser_texts  # noqa: E402
 from hsg.evaluation import bsds  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "BSDS500"

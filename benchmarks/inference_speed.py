@@ -149,7 +149,8 @@ def by_size(args: argparse.Namespace) -> dict:
                 if done is not None and done.returncode > 0:  # an error of the code, not of the machine
                     raise SystemExit(done.stderr[-3000:])
                 why = (f"did not finish within {args.child_timeout:g} s" if done is None else
-                       f"killed by signal {-done.returncode} (SIGKILL: the kernel's out-of-memory killer)")
+                       f"killed by signal {-done.returncode}" +
+                       (" (SIGKILL: the kernel's out-of-memory killer)" if done.returncode == -9 else ""))
                 rows.append({"image_size": size, "capped": not uncapped, "failed": why,
                              "seconds": time.perf_counter() - start})
                 print(f"{label}: {why} after {rows[-1]['seconds']:.0f} s", flush=True)

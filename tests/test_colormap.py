@@ -113,7 +113,7 @@ def test_picture_input_errors() -> None:
         overlay(np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2), np.int64), alpha=1.5)
 
 
-def test_hierarchy_figure_titles_count_the_groups_used_of_the_models() -> None:
+def test_hierarchy_figure_titles_count_the_groups_used_of_the_models(monkeypatch) -> None:
     """The fine and coarse panels say how many groups the image uses of how many the model has."""
     from PIL import ImageDraw
 
@@ -126,14 +126,11 @@ def test_hierarchy_figure_titles_count_the_groups_used_of_the_models() -> None:
         written.append(text)
         return real(self, xy, text, *args, **kwargs)
 
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", record)
     image = np.zeros((40, 60, 3), np.uint8)
     fine = np.repeat(np.arange(6) % 3, 10)[None, :].repeat(40, 0)  # 3 fine groups used
     coarse = (fine > 0).astype(np.int64)  # 2 coarse groups used
-    ImageDraw.ImageDraw.text = record
-    try:
-        figure = hierarchy_figure(image, {"segments": fine, "fine": fine, "coarse": coarse},
-                                  queries={"fine": 8, "coarse": 4})
-    finally:
-        ImageDraw.ImageDraw.text = real
+    figure = hierarchy_figure(image, {"segments": fine, "fine": fine, "coarse": coarse},
+                              queries={"fine": 8, "coarse": 4})
     assert "fine groups (3 of 8)" in written and "coarse groups (2 of 4)" in written
     assert "k-means segments (3)" in written and figure.size[1] > 256
