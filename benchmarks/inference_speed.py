@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> dict:
     model = model.to(device).eval()
     size = args.image_size
     images = torch.randn(args.images, 3, size, size, device=device)
-    valid = torch.ones(args.images, size, size, dtype=torch.bool, device=device)
+    regions = torch.zeros(args.images, size, size, dtype=torch.long, device=device)  # segments = clusters
     memory = torch.nn.functional.normalize(torch.randn(args.memory, args.dim, device=device), dim=1)
     labels = torch.randint(0, 21, (args.memory,), device=device)
     rows = []
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> dict:
                 emb = embed_images(model, x, (size, size), (size, size))
                 _sync(device)
                 t1 = time.perf_counter()
-                _, protos = image_segments(emb, valid[: x.shape[0]], [6, 6], 15)
+                _, protos = image_segments(emb, regions[: x.shape[0]], [6, 6], 15)
                 _sync(device)
                 t2 = time.perf_counter()
                 vote(protos, memory, labels, 20, 21)

@@ -85,10 +85,29 @@ def test_image_segments_ignore_padding():
     valid = torch.zeros(2, 12, 16, dtype=torch.bool)
     valid[0, :10, :14] = True
     valid[1] = True
-    ids, protos = image_segments(emb, valid, [2, 2], 3)
+    ids, protos = image_segments(emb, torch.where(valid, 0, -1), [2, 2], 3)
     assert (ids[~valid] == -1).all() and (ids[valid] >= 0).all()
     assert protos.shape[0] == int(ids.max()) + 1
     assert set(ids[0][valid[0]].unique().tolist()).isdisjoint(ids[1].unique().tolist())
+
+
+def test_image_segments_cut_by_regions():
+    """test.oversegmentation: every segment lies inside one region, and cutting the clusters by regions
+    only splits them (each cut segment lies inside one uncut cluster)."""
+    torch.manual_seed(0)
+    emb = torch.randn(1, 4, 12, 16)
+    regions = torch.zeros(1, 12, 16, dtype=torch.long)
+    regions[0, :, 5:] = 1
+    regions[0, 7:, 11:] = 2
+    regions[0, :, 14:] = -1  # padding
+    clusters, _ = image_segments(emb, torch.where(regions >= 0, 0, -1), [2, 2], 3)
+    ids, protos = image_segments(emb, regions, [2, 2], 3)
+    inside = regions >= 0
+    assert (ids[~inside] == -1).all() and (ids[inside] >= 0).all()
+    assert protos.shape[0] == int(ids.max()) + 1 > int(clusters.max()) + 1
+    for s in ids.unique()[1:]:
+        assert regions[ids == s].unique().numel() == 1
+        assert clusters[ids == s].unique().numel() == 1
 
 
 @pytest.fixture(scope="module")
@@ -224,6 +243,36 @@ def test_inference_bad_inputs_give_one_line_errors(voc_run, tmp_path):
              "--data_list", str(voc_run / "test.txt"), "--save_dir", str(tmp_path / "t"),
              "--semantic_memory_dir", str(tmp_path), "--kmeans_num_clusters", "6")
     assert p.returncode == 1 and "H,W" in p.stderr
+
+
+def test_segmenter_cuts_test_segments_by_the_oversegmentation(voc_run, tmp_path):
+    """test.oversegmentation=true: the network's test segments are k-means clusters cut by the list's regions
+    (each segment inside one region and one uncut cluster); a list without column 3 is refused by name."""
+    from hsg.config.config import load_config
+    from hsg.data.datasets import read_oversegmentation
+    from hsg.data.lists import read_list
+    from hsg.errors import DataError
+    from hsg.inference.load import load_model
+    from hsg.inference.segmenter import NetworkSegmenter, resize_label, segment_images
+
+    test_list = str(voc_run / "test.txt")
+    cut_cfg = load_config(str(voc_run / "stage1" / "config.yaml"), ["test.oversegmentation=true"])
+    plain_cfg = load_config(str(voc_run / "stage1" / "config.yaml"), [])
+    model = load_model(plain_cfg, voc_run / "stage1" / "model-2.pth", torch.device("cpu"))
+    cut = list(segment_images(cut_cfg, NetworkSegmenter(cut_cfg, model, torch.device("cpu")), "", test_list))
+    plain = list(segment_images(plain_cfg, NetworkSegmenter(plain_cfg, model, torch.device("cpu")), "", test_list))
+    samples = read_list(test_list, "", require=("image", "oversegmentation"))
+    for image, clusters, sample in zip(cut, plain, samples):
+        regions = read_oversegmentation(sample, (*image.orig_size, 3))
+        regions = resize_label(torch.from_numpy(regions.astype(np.int64)), tuple(image.ids.shape))
+        assert image.features.shape[0] > clusters.features.shape[0]
+        for s in range(image.features.shape[0]):
+            inside = image.ids == s
+            assert regions[inside].unique().numel() == 1 and clusters.ids[inside].unique().numel() == 1
+    no_regions = tmp_path / "two_columns.txt"
+    no_regions.write_text("".join(" ".join(line.split()[:2]) + "\n" for line in open(test_list)))
+    with pytest.raises(DataError, match="two_columns.txt"):
+        list(segment_images(cut_cfg, NetworkSegmenter(cut_cfg, model, torch.device("cpu")), "", str(no_regions)))
 
 
 def test_oracle_labels_take_each_segments_own_majority_without_ignore():

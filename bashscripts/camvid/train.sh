@@ -72,6 +72,7 @@ for s in read_list(sys.argv[1], sys.argv[2], require=('image', 'semantic_label')
     MINUTES=$(( ($(date +%s) - START) / 60 ))
     hsg_table "HSG at small scale on CamVid ($PROFILE profile, seed $SEED)" "$OUT" "$B" "$OUT/curve" "$S1" "$S2" \
       --note "Trained without labels on $(wc -l < "$LISTS/train.txt") CamVid train images; memory: their labels; scored on $(wc -l < "$EVAL_LIST") images of $EVAL_LIST, 11 classes (void 11 not scored)." \
+      --note "Test segments: the k-means clusters of configs/camvid_stage2.yaml cut by the over-segmentation's regions (test.oversegmentation); the histograms' segments are the regions." \
       --note "Machine: $(nproc) CPU cores$(command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | head -n 1 | sed 's/^/, /' || true); this run took ${MINUTES} min (steps skipped with RUN_*=0 not counted)."
   fi
 )

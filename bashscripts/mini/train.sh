@@ -73,6 +73,7 @@
     hsg_table "HSG at small scale on VOC images ($PROFILE profile, seed $SEED)" "$OUT" "$B" "$OUT/curve" "$S1" "$S2" \
       --note "Trained without labels on $(wc -l < "$DATA/train.txt") images (BSDS500 train+val, VOC 2012 memory part);" \
       --note "memory: $(wc -l < "$DATA/memory.txt") labelled VOC images; scored on $(wc -l < "$DATA/test.txt") held-apart VOC images, 21 classes." \
+      --note "Test segments: the k-means clusters of $CFG2 cut by the over-segmentation's regions (test.oversegmentation); the histograms' segments are the regions." \
       --note "Machine: $(nproc) CPU cores$(command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | head -n 1 | sed 's/^/, /' || true); this run took ${MINUTES} min (steps skipped with RUN_*=0 not counted)."
   fi
 )

@@ -203,6 +203,10 @@ DEFAULTS: dict[str, Any] = {
                                          "12x24 Cityscapes).", low=1),
         "kmeans_iterations": K(0, "k-means iterations at test time; 0 uses network.kmeans_iterations, as the "
                                   "original did.", low=0),
+        "oversegmentation": K(False, "Cut the k-means clusters of test and memory images by the images' "
+                                     "over-segmentation (column 3 of the lists), as training cuts its segments "
+                                     "(k-means ∩ regions); off in the paper's protocol, which uses the clusters "
+                                     "alone."),
         "knn": K(20, "Nearest memory prototypes that vote for a test segment's label.", low=1),
         "batch_size": K(1, "Images embedded at once during prototype building and inference.", low=1),
     },

@@ -18,19 +18,20 @@ from hsg.errors import DataError
 from hsg.files import atomic_write
 
 
-def image_segments(embedding: torch.Tensor, valid: torch.Tensor, grid: list[int], iterations: int
+def image_segments(embedding: torch.Tensor, regions: torch.Tensor, grid: list[int], iterations: int
                    ) -> tuple[torch.Tensor, torch.Tensor]:
-    """k-means segments of one or more images (no over-segmentation: segments = clusters).
+    """k-means segments of one or more images, cut by their regions.
 
     Args:
         embedding: ``[N, C, H, W]`` dense embeddings.
-        valid: ``[N, H, W]`` bool, the image area inside the padded canvas.
+        regions: ``[N, H, W]`` int64 region ids, -1 on the padding of the canvas; all zeros inside the
+            image makes segments = clusters (the original's inference).
 
     Returns:
         (``[N, H, W]`` int64 segment id per pixel, -1 on padding, ids global over the N images;
         ``[S, C]`` segment prototypes).
     """
-    seg = kmeans_segments(embedding, torch.where(valid, 0, -1).long(), grid, iterations)
+    seg = kmeans_segments(embedding, regions, grid, iterations)
     return seg.pixel_map(seg.pixel_segment), seg.prototype
 
 

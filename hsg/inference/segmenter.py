@@ -61,13 +61,13 @@ def _valid_mask(valid_sizes: list[tuple[int, int]], canvas: tuple[int, int], dev
 
 
 class NetworkSegmenter:
-    """k-means segments of a model's embedding (``test.*`` keys: windows, scales, flip, grid, iterations)."""
-
-    needs_oversegmentation = False
+    """k-means segments of a model's embedding (``test.*`` keys: windows, scales, flip, grid, iterations),
+    cut by the over-segmentation's regions with ``test.oversegmentation`` (as training cuts them)."""
 
     def __init__(self, cfg: Config, model: Any, device: torch.device) -> None:
         self.cfg, self.model, self.device = cfg, model, device
         self.iterations = cfg.test.kmeans_iterations or cfg.network.kmeans_iterations
+        self.needs_oversegmentation = bool(cfg.test.oversegmentation)
 
     def __call__(self, batch: dict[str, Any]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         t = self.cfg.test
@@ -77,8 +77,11 @@ class NetworkSegmenter:
         if not torch.isfinite(embedding).all():
             raise CheckpointError(f"the network's embedding of {batch['image_path'][0]} is not finite (NaN or "
                                   f"infinite): a damaged or diverged checkpoint?")
-        valid = _valid_mask(batch["valid_size"], tuple(images.shape[-2:]), self.device)
-        ids, prototypes = image_segments(embedding, valid, t.kmeans_num_clusters, self.iterations)
+        if self.needs_oversegmentation:  # region ids, -1 on padding
+            regions = batch["oversegmentation"].to(self.device).long()
+        else:  # one region per image: segments = clusters
+            regions = torch.where(_valid_mask(batch["valid_size"], tuple(images.shape[-2:]), self.device), 0, -1)
+        ids, prototypes = image_segments(embedding, regions, t.kmeans_num_clusters, self.iterations)
         out = []
         for i, (h, w) in enumerate(batch["valid_size"]):
             seg = ids[i, :h, :w].contiguous()  # a cropped view; searchsorted copies (and warns) otherwise
