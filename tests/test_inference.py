@@ -321,6 +321,25 @@ def test_readout_entry_scores_every_readout_and_the_learning_curve(voc_run):
     assert p.returncode == 1 and "NAME=READOUT_JSON" in p.stderr
 
 
+def test_label_free_restarts_keep_the_best_objective_so_the_seed_hardly_matters():
+    from hsg.clustering.kmeans import l2_normalize
+    from hsg.inference.readout import label_free_clusters
+
+    # Eight noisy directions: one k-means run lands in a seed-dependent local optimum.
+    g = torch.Generator().manual_seed(0)
+    x = l2_normalize(l2_normalize(torch.randn(8, 16, generator=g))[torch.arange(400) % 8]
+                     + 0.35 * torch.randn(400, 16, generator=g))
+
+    def objective(assign: torch.Tensor) -> float:  # the weighted cosine to the centroids (weights 1)
+        centroids = l2_normalize(torch.zeros(8, 16).index_add_(0, assign, x))
+        return float((x * centroids[assign]).sum())
+
+    one = [objective(label_free_clusters(x, torch.ones(400), 8, seed=s, restarts=1)) for s in range(6)]
+    many = [objective(label_free_clusters(x, torch.ones(400), 8, seed=s, restarts=50)) for s in range(6)]
+    assert all(m >= o - 1e-6 for m, o in zip(many, one))  # the first restart is the single run; the best is kept
+    assert max(one) - min(one) > 5 and max(many) - min(many) < 0.5
+
+
 def test_label_free_clusters_find_constructed_classes_and_a_permuted_perfect_prediction_scores_100(tmp_path):
     from hsg.evaluation.pairs import pair_by_folder
     from hsg.evaluation.report import evaluate_pairing

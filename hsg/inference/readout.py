@@ -79,11 +79,12 @@ def _full_size(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def label_free_clusters(features: torch.Tensor, weights: torch.Tensor, k: int, seed: int,
-                        iterations: int = 50, restarts: int = 5) -> torch.Tensor:
+                        iterations: int = 50, restarts: int = 50) -> torch.Tensor:
     """Weighted spherical k-means of ``features [S, D]`` into ``k`` clusters; ``[S]`` cluster ids.
 
     k-means++ seeding (drawn from ``seed``), ``restarts`` runs, the one with the largest weighted cosine
-    to its centroids kept: the same features always give the same clusters.
+    to its centroids kept: the same features always give the same clusters. Enough restarts matter: with
+    few, which local optimum wins depends on the seed, and so does the read-out's mIoU.
     """
     x = l2_normalize(features.double())
     w = weights.double()
@@ -155,7 +156,7 @@ def predict(cfg: Config, segmenter: Segmenter, data_dir: str, data_list: str, sa
             kept.append(image)
     if "cluster" in readouts and kept:
         clusters = label_free_clusters(torch.cat([im.features for im in kept]), torch.cat([im.sizes for im in kept]),
-                                       num_classes, cfg.seed)
+                                       num_classes, cfg.seed, restarts=cfg.test.cluster_restarts)
         start = 0
         for image in kept:
             ids = clusters[start:start + image.features.shape[0]][image.ids]
