@@ -159,7 +159,10 @@ def test_grouping_at_recipe_width_matches_original(parity_dir, dtype):
     assert torch.equal(hier.fine.segment_label[seg.pixel_segment], ref["finehrchy_cluster_index"])
     assert torch.equal(hier.coarse.segment_label[seg.pixel_segment], ref["coarsehrchy_cluster_index"])
     # The original's float32 grouping is ~1e-4 (fine) and ~2e-4 (coarse) away from its own float64 run.
-    atol = 2e-4 if dtype == torch.float32 else 1e-10
+    # Ours in float32 is within 2e-4 of it on an Intel Xeon, but 4.6e-4 (fine) and 1.2e-3 (coarse) on an
+    # AMD EPYC with AVX2 only (3.9e-4 and 1.0e-3 from the float64 truth): the CPU's float32 kernels, not the
+    # formula (float64 agrees to 1e-10 everywhere). Labels stay exact on both; docs/deviations.md.
+    atol = 1.5e-3 if dtype == torch.float32 else 1e-10
     torch.testing.assert_close(hier.nodes.prototype, ref["nd_prototype"], atol=1e-6 if dtype == torch.float32
                                else 1e-12, rtol=0)
     torch.testing.assert_close(hier.fine.prob, ref["finehrchy_nd_prototype_grouping_logit"], atol=atol, rtol=0)
