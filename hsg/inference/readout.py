@@ -78,13 +78,14 @@ def _full_size(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(labels, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
 
 
-def label_free_clusters(features: torch.Tensor, weights: torch.Tensor, k: int, seed: int,
-                        iterations: int = 50, restarts: int = 50) -> torch.Tensor:
+def label_free_clusters(features: torch.Tensor, weights: torch.Tensor, k: int, seed: int, restarts: int,
+                        iterations: int = 50) -> torch.Tensor:
     """Weighted spherical k-means of ``features [S, D]`` into ``k`` clusters; ``[S]`` cluster ids.
 
     k-means++ seeding (drawn from ``seed``), ``restarts`` runs, the one with the largest weighted cosine
     to its centroids kept: the same features always give the same clusters. Enough restarts matter: with
-    few, which local optimum wins depends on the seed, and so does the read-out's mIoU.
+    few, which local optimum wins depends on the seed, and so does the read-out's mIoU. The count has no
+    default here: the read-out passes ``test.cluster_restarts``, the one place it is chosen.
     """
     x = l2_normalize(features.double())
     w = weights.double()
