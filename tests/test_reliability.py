@@ -28,8 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _start(command: list[str], log: Path, slow_from: int = 10**6, delay: float = 2.0,
-           new_session: bool = False) -> subprocess.Popen:
-    env = {**_env(), "HSG_TEST_SLOW_FROM": str(slow_from), "HSG_TEST_ITERATION_DELAY": str(delay)}
+           new_session: bool = False, marker: Path | None = None) -> subprocess.Popen:
+    env = {**_env(), "HSG_TEST_SLOW_FROM": str(slow_from), "HSG_TEST_ITERATION_DELAY": str(delay),
+           "HSG_TEST_SLOW_MARKER": str(marker or "")}
     out = open(log, "w")
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                             start_new_session=new_session)
@@ -137,10 +138,13 @@ def test_signal_stops_after_the_iteration_with_a_checkpoint_on_the_same_trajecto
     signal, one line says how to continue; resuming ends on the uninterrupted run's weights."""
     folder = tmp_path / "run"
     opts = STAGES["stage2"] + RUN + [f"num_workers={workers}"]
+    inside = tmp_path / "iteration-5-started"
     proc = _start(_command(SLOW_SCRIPT, data, folder, opts), tmp_path / "run.log", slow_from=5, delay=2,
-                  new_session=True)
+                  new_session=True, marker=inside)
     try:
-        _wait_for(lambda: 4 in _logged_iterations(folder), proc, tmp_path / "run.log", "iteration 4")
+        # Iteration 5's own marker, not iteration 4's log line: a signal that lands between that line and
+        # the end of iteration 4 stops the run, correctly, after iteration 4 (seen once on a loaded CI).
+        _wait_for(inside.exists, proc, tmp_path / "run.log", "iteration 5")
         os.killpg(proc.pid, signum)  # the whole process group, as a terminal's Ctrl-C or SLURM's notice
         assert proc.wait(timeout=120) == 128 + signum
     finally:
