@@ -93,3 +93,24 @@ def test_released_checkpoint_recipe_reads_the_original_format(shared_data, parit
     grays = sorted((save / "test" / "semantic_gray").glob("*.png"))
     assert [g.stem for g in grays] == ids[2:]
     assert np.asarray(Image.open(grays[0])).shape == np.asarray(Image.open(voc / "segcls" / f"{ids[2]}.png")).shape
+
+
+def test_camvid_launcher_passes_its_oversegmentation_options(shared_data, tmp_path):
+    """``OVERSEG_OPTS`` reaches pyenv/oversegment.py for both splits (CamVid's regions are 25-100 by
+    default, so at most 4 regions shows the option took effect); the training steps are skipped."""
+    camvid = tmp_path / "CamVid"
+    for split in ("train", "val"):
+        for folder in (split, f"{split}annot"):
+            (camvid / folder).mkdir(parents=True)
+        for image in sorted((shared_data / "CamVid" / split).glob("*.jpg"))[:2]:
+            (camvid / split / image.name).symlink_to(image)
+            annot = f"{split}annot/{image.stem}.png"
+            (camvid / annot).symlink_to(shared_data / "CamVid" / annot)
+    out = tmp_path / "out"
+    done = _bash("camvid/train.sh", CAMVID=str(camvid), OUT=str(out), OVERSEG_OPTS="--max_regions 4 --workers 1",
+                 RUN_TRAIN1="0", RUN_TRAIN2="0", RUN_BASELINES="0", RUN_CURVE="0", RUN_TABLE="0")
+    assert done.returncode == 0, done.stderr[-3000:]
+    masks = sorted((out / "oversegmentation").rglob("*.png"))
+    assert [m.parent.name for m in masks] == ["train", "train", "val", "val"]
+    for mask in masks:
+        assert 1 <= len(np.unique(np.asarray(Image.open(mask)))) <= 4, mask

@@ -18,6 +18,8 @@
 #   EVAL_DIR      [CAMVID] root of EVAL_LIST's paths
 #   PROFILE       [cpu] cpu: configs/camvid_stage{1,2}.yaml; gpu: the same at ResNet-50 width 64, dim 128
 #   SEED          [0] seed of the training runs
+#   OVERSEG_OPTS  [--max_regions 96] options of pyenv/oversegment.py (the training segments, and the cut of the
+#                 test segments), e.g. "--max_regions 192 --min_region 0.001" for finer regions
 #   OUT           [outputs/camvid/<PROFILE>, or <PROFILE>_seed<SEED>] everything this run writes
 #   NUM_GPUS, NNODES, NODE_RANK, MASTER_ADDR, MASTER_PORT, PYTHON, EXTRA_OPTS: see bashscripts/lib.sh
 (
@@ -26,7 +28,7 @@
   CAMVID="${CAMVID:-$(cd "$HSG_ROOT/.." && pwd)/shared/data/CamVid}"
   hsg_require_dir "$CAMVID/train" "CamVid train images (CAMVID=$CAMVID)"
   CAMVID="$(cd "$CAMVID" && pwd)"
-  PROFILE="${PROFILE:-cpu}" SEED="${SEED:-0}"
+  PROFILE="${PROFILE:-cpu}" SEED="${SEED:-0}" OVERSEG_OPTS="${OVERSEG_OPTS:---max_regions 96}"
   SUFFIX=""; [ "$SEED" = 0 ] || SUFFIX="_seed$SEED"
   OUT="${OUT:-outputs/camvid/$PROFILE$SUFFIX}"
   mkdir -p "$OUT" && OUT="$(cd "$OUT" && pwd)"
@@ -55,8 +57,10 @@ for s in read_list(sys.argv[1], sys.argv[2], require=('image', 'semantic_label')
   fi
   [ "$EVAL_LIST" = "$LISTS/val.txt" ] || EVAL_LIST="$LISTS/eval.txt"
   if hsg_step OVERSEG; then
-    hsg_oversegment "$CAMVID" "$LISTS/train.txt" --max_regions 96
-    hsg_oversegment "$CAMVID" "$EVAL_LIST" --max_regions 96
+    # shellcheck disable=SC2086  # OVERSEG_OPTS is a list of options
+    hsg_oversegment "$CAMVID" "$LISTS/train.txt" $OVERSEG_OPTS
+    # shellcheck disable=SC2086
+    hsg_oversegment "$CAMVID" "$EVAL_LIST" $OVERSEG_OPTS
   fi
   if hsg_step TRAIN1; then hsg_train configs/camvid_stage1.yaml "$S1" "$CAMVID" "$LISTS/train.txt"; fi
   if hsg_step TRAIN2; then
