@@ -1,5 +1,5 @@
-"""The launchers a user runs: the folder recipe end to end, the evaluation of a released checkpoint, and a
-missing data folder reported at once."""
+"""The launchers a user runs: the folder recipe end to end, the evaluation of a released checkpoint, the
+CamVid launcher's over-segmentation options, and a missing data folder reported at once."""
 
 from __future__ import annotations
 
