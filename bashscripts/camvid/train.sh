@@ -57,10 +57,10 @@ for s in read_list(sys.argv[1], sys.argv[2], require=('image', 'semantic_label')
   fi
   [ "$EVAL_LIST" = "$LISTS/val.txt" ] || EVAL_LIST="$LISTS/eval.txt"
   if hsg_step OVERSEG; then
-    # shellcheck disable=SC2086  # OVERSEG_OPTS is a list of options
-    hsg_oversegment "$CAMVID" "$LISTS/train.txt" $OVERSEG_OPTS
-    # shellcheck disable=SC2086
-    hsg_oversegment "$CAMVID" "$EVAL_LIST" $OVERSEG_OPTS
+    for list in "$LISTS/train.txt" "$EVAL_LIST"; do
+      # shellcheck disable=SC2086  # OVERSEG_OPTS is a list of options
+      hsg_oversegment "$CAMVID" "$list" $OVERSEG_OPTS
+    done
   fi
   if hsg_step TRAIN1; then hsg_train configs/camvid_stage1.yaml "$S1" "$CAMVID" "$LISTS/train.txt"; fi
   if hsg_step TRAIN2; then
