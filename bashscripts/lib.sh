@@ -133,7 +133,7 @@ label-free {r[\"cluster\"][\"miou\"]:.2f}')" "$save/readout.json" "$ckpt" "$pape
 
 # hsg_latest SNAPSHOT_DIR: the newest checkpoint of a run (fails if there is none).
 hsg_latest() {
-  "$PYTHON" -c "import sys; from hsg.engine.checkpoint import latest_checkpoint as l; p = l(sys.argv[1]); \
+  "$PYTHON" -c "import sys; from hsg.models.weights import latest_checkpoint as l; p = l(sys.argv[1]); \
 print(p) if p else sys.exit(f'no checkpoint in {sys.argv[1]}')" "$1"
 }
 

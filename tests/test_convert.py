@@ -11,7 +11,7 @@ from torch import nn
 
 from conftest import load_parity
 from hsg.errors import CheckpointError
-from hsg.engine.checkpoint import read_checkpoint_file
+from hsg.models.weights import read_checkpoint_file
 from hsg.models.convert import (as_ours, extract_state_dict, from_original, is_original,
                                 to_original)
 from hsg.models.head import embedding_head
@@ -158,7 +158,7 @@ def test_released_checkpoints_load_into_the_recipes_models(released_state_dict, 
     """A file laid out as the released ones loads, every tensor in place, into the model our recipe's
     preset builds, directly and after hsg-convert."""
     from hsg.config.config import load_config
-    from hsg.engine.checkpoint import load_model_weights
+    from hsg.models.weights import load_model_weights
     from hsg.models.model import build_model
 
     released = tmp_path / "hsg_released.pth"

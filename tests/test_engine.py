@@ -18,7 +18,8 @@ import torch
 
 import hsg.engine.trainer as trainer
 from hsg.config.config import load_config
-from hsg.engine.checkpoint import atomic_save, latest_checkpoint, load_checkpoint, save_checkpoint
+from hsg.engine.checkpoint import atomic_save, load_checkpoint, save_checkpoint
+from hsg.models.weights import latest_checkpoint
 from hsg.engine.optim import learning_rate
 from hsg.engine.trainer import train
 from hsg.errors import CheckpointError, ConfigError, NonFiniteLossError

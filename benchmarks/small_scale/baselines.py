@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                         choices=("knn", "nn1", "cluster", "oracle"), help="read-outs to compute and score")
     args = parser.parse_args(argv)
     with user_errors("baselines"):
-        from hsg.engine.distributed import select_device
+        from hsg.device import select_device
         from hsg.inference.readout import run_readouts
         from hsg.inference.segmenter import NetworkSegmenter
 

@@ -26,7 +26,7 @@ def convert_file(src: Path, dst: Path, to: str) -> dict:
     """Read ``src``, rename every tensor for the ``to`` format ('ours' or 'original'), write ``dst``."""
     import torch
 
-    from hsg.engine.checkpoint import read_checkpoint_file
+    from hsg.models.weights import read_checkpoint_file
     from hsg.files import atomic_write
     from hsg.models.convert import extract_state_dict, from_original, is_original, strip_module_prefix, to_original
 

@@ -81,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     with user_errors("readout"):
         cfg = resolve_config(args)
-        from hsg.engine.checkpoint import checkpoint_iteration, list_checkpoints
-        from hsg.engine.distributed import select_device
+        from hsg.device import select_device
+        from hsg.models.weights import checkpoint_iteration, list_checkpoints
         from hsg.files import write_json
         from hsg.inference.load import load_model, resolve_checkpoint
         from hsg.inference.readout import load_named_readout, run_readouts

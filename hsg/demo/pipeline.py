@@ -17,8 +17,8 @@ from hsg.config.config import Config, load_config
 from hsg.data.datasets import EvalDataset
 from hsg.data.lists import read_list, write_list
 from hsg.demo.synthetic import SyntheticSpec, write_dataset
-from hsg.engine.checkpoint import checkpoint_iteration, list_checkpoints
-from hsg.engine.distributed import select_device
+from hsg.device import select_device
+from hsg.models.weights import checkpoint_iteration, list_checkpoints
 from hsg.engine.trainer import train
 from hsg.errors import DataError
 from hsg.files import write_json, write_text

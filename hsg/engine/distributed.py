@@ -18,7 +18,7 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
-from hsg.errors import ConfigError
+from hsg.device import select_device
 
 
 @dataclass
@@ -38,16 +38,6 @@ class DistInfo:
 
 def is_distributed() -> bool:
     return dist.is_available() and dist.is_initialized()
-
-
-def select_device(setting: str, local_rank: int = 0) -> torch.device:
-    """The device of the config's ``device`` key: 'auto' uses CUDA when it is available (the GPU of
-    ``local_rank``), 'cuda' requires it, 'cpu' never uses it."""
-    if setting == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("config key 'device' is 'cuda' but no CUDA device is available")
-    if setting == "cuda" or (setting == "auto" and torch.cuda.is_available()):
-        return torch.device("cuda", local_rank)
-    return torch.device("cpu")
 
 
 def init_distributed(device: str = "auto", timeout_minutes: float = 10) -> DistInfo:

@@ -10,6 +10,11 @@
 * **Resuming** starts from the newest checkpoint that reads back (a damaged newest file is skipped with a
   note), drops the log records of the iterations that will be redone, and clears the temporary files that
   a kill during a save left behind.
+* **History**: a long run is resumed many times, sometimes with changed settings. ``config.yaml`` is always
+  the config of the latest start; when a resume changes any key, the config that ran the iterations up to
+  the checkpoint it resumes from is kept as ``config-until-<iteration>.yaml`` (never overwritten: after a
+  second resume from the same checkpoint the file still holds the settings those iterations ran with), and
+  the changed keys are printed in one line (``key: old -> new``).
 """
 
 from __future__ import annotations
@@ -20,8 +25,12 @@ import shutil
 import socket
 import time
 from pathlib import Path
+from typing import Any, Mapping
 
-from hsg.engine.checkpoint import list_checkpoints, load_checkpoint
+import yaml
+
+from hsg.engine.checkpoint import load_checkpoint
+from hsg.models.weights import list_checkpoints
 from hsg.errors import CheckpointError, RunFolderError
 from hsg.files import atomic_write, remove_temporaries
 
@@ -32,6 +41,39 @@ except ImportError:  # not POSIX: runs are not locked
 
 LOCK_NAME = ".lock"
 RUN_FILES = ("log.jsonl", "config.yaml", "tensorboard")  # besides the checkpoints model-*.pth
+CONFIG_HISTORY = "config-until-{}.yaml"  # the config that ran the iterations up to a resume's checkpoint
+# How a start was asked for, not a setting of the run: a resume always differs from the first start here.
+NOT_SETTINGS = ("train.resume", "train.overwrite")
+
+
+def flatten_config(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested config (``Config.to_dict()`` or a read ``config.yaml``) as ``{dotted key: value}``."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            out.update(flatten_config(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def config_changes(old: Mapping[str, Any], new: Mapping[str, Any],
+                   prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """``(key, old value, new value)`` for every setting that differs between two nested configs (a key
+    only one of them has counts, with ``None`` on the other side), in the order of ``new``; the keys that
+    only say how a start was asked for (:data:`NOT_SETTINGS`) are left out. ``prefix`` keeps one section."""
+    a, b = flatten_config(old), flatten_config(new)
+    keys = list(b) + [k for k in a if k not in b]
+    return [(k, a.get(k), b.get(k)) for k in keys
+            if k.startswith(prefix) and k not in NOT_SETTINGS and a.get(k) != b.get(k)]
+
+
+def describe_changes(changes: list[tuple[str, Any, Any]]) -> str:
+    """``key: old -> new, ...`` (values as YAML flow text, so lists read as ``[48, 48]``)."""
+    def text(value: Any) -> str:
+        return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("\n...").strip()
+
+    return ", ".join(f"{key}: {text(old)} -> {text(new)}" for key, old, new in changes)
 
 
 class RunFolder:
@@ -78,7 +120,8 @@ class RunFolder:
     def run_files(self) -> list[Path]:
         """The files of a run in the folder: checkpoints, log, TensorBoard events, config."""
         files = list_checkpoints(self.path)
-        return files + [self.path / name for name in RUN_FILES if (self.path / name).exists()]
+        history = sorted(self.path.glob(CONFIG_HISTORY.format("*")))
+        return files + [self.path / name for name in RUN_FILES if (self.path / name).exists()] + history
 
     def claim_for_a_fresh_run(self, overwrite: bool) -> list[Path]:
         """A fresh run may start here: refuse a folder that holds another run, or (``overwrite``) delete
@@ -126,9 +169,31 @@ class RunFolder:
                 f.writelines(kept)
         return dropped
 
+    def saved_config(self) -> dict | None:
+        """The run's ``config.yaml`` as a nested dict, or ``None`` when there is none or it does not read
+        (then a resume has nothing to compare with and keeps no history of it)."""
+        path = self.path / "config.yaml"
+        try:
+            tree = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError, UnicodeDecodeError):
+            return None
+        return tree if isinstance(tree, dict) else None
+
+    def keep_config_history(self, iteration: int) -> Path:
+        """Keep the current ``config.yaml`` as ``config-until-<iteration>.yaml`` before a resume from the
+        checkpoint of ``iteration`` writes its own; an existing file of that name is left alone (it holds the
+        settings those iterations ran with: a later try from the same checkpoint redid its iterations).
+        Returns the history file."""
+        kept = self.path / CONFIG_HISTORY.format(iteration)
+        if not kept.exists():
+            with atomic_write(kept, "wb") as f:
+                f.write((self.path / "config.yaml").read_bytes())
+        return kept
+
     def remove_temporaries(self) -> list[Path]:
         """Clear the half-written files of a save that a kill interrupted (only the lock holder may)."""
         return remove_temporaries(self.path)
 
 
-__all__ = ["LOCK_NAME", "RUN_FILES", "RunFolder"]
+__all__ = ["CONFIG_HISTORY", "LOCK_NAME", "NOT_SETTINGS", "RUN_FILES", "RunFolder", "config_changes",
+           "describe_changes", "flatten_config"]

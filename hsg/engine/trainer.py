@@ -2,7 +2,7 @@
 
 One visible loop (as DINO's and MAE's): fetch a batch, schedule the learning rate, forward, losses over
 the global batch, check that every term is finite, backward, step, log, checkpoint. Everything
-distributed lives in :mod:`hsg.engine.distributed`; checkpoint files in :mod:`hsg.engine.checkpoint`;
+distributed lives in :mod:`hsg.engine.distributed`; writing checkpoints in :mod:`hsg.engine.checkpoint`;
 the ownership of the run folder in :mod:`hsg.engine.run_folder`; stopping on a signal in
 :mod:`hsg.engine.preemption`.
 
@@ -26,16 +26,16 @@ from hsg.config.config import Config
 from hsg.data.datasets import TrainDataset
 from hsg.data.loader import build_train_loader
 from hsg.engine import distributed as du
-from hsg.engine.checkpoint import (check_fits, checkpoint_path, load_checkpoint, load_model_weights, rng_state,
-                                   save_checkpoint, set_rng_state)
+from hsg.engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from hsg.engine.logger import TrainLogger
 from hsg.engine.optim import MomentumSGD, learning_rate, param_groups
 from hsg.engine.preemption import StopRequests
-from hsg.engine.run_folder import RunFolder
+from hsg.engine.run_folder import RunFolder, config_changes, describe_changes
 from hsg.errors import (CheckpointError, ConfigError, DiskFullError, Interrupted, NonFiniteLossError, RunFolderError,
                         StalledError)
 from hsg.losses.hsg_loss import hsg_losses, total_loss
 from hsg.models.model import build_model
+from hsg.models.weights import check_fits, checkpoint_path, load_model_weights
 from hsg.vis.pictures import training_pictures
 
 
@@ -100,6 +100,36 @@ def _claim_folder(folder: RunFolder, cfg: Config, info: du.DistInfo) -> tuple[Pa
     return path, state
 
 
+def _check_resume_fits(model: nn.Module, state: dict, source: Path, cfg: Config) -> None:
+    """The checkpoint's weights fit the model built from ``cfg``; otherwise the :class:`CheckpointError` of
+    :func:`check_fits` also names the ``network.*`` keys changed since the checkpoint was written (the
+    architecture cannot change in a resumed run: the weights would not load)."""
+    try:
+        check_fits(model, state["model"], source)
+    except CheckpointError as e:
+        saved = state.get("config")
+        changed = config_changes(saved, cfg.to_dict(), prefix="network.") if isinstance(saved, dict) else []
+        if not changed:
+            raise
+        raise CheckpointError(f"{e} | changed since the checkpoint: {describe_changes(changed)}; a resumed run "
+                              f"keeps its architecture: set those keys back, or start a new run in "
+                              f"another --snapshot_dir") from None
+
+
+def _keep_history(folder: RunFolder, cfg: Config, start: int) -> None:
+    """A resume that changes settings prints the changed keys in one line and keeps the config that ran
+    the iterations up to ``start`` (:meth:`RunFolder.keep_config_history`), so a long run's history is not
+    overwritten by its latest ``config.yaml``."""
+    saved = folder.saved_config()
+    if saved is None:
+        return
+    changed = config_changes(saved, cfg.to_dict())
+    if changed:
+        kept = folder.keep_config_history(start)
+        print(f"[train] resuming at iteration {start} with changed settings: {describe_changes(changed)} "
+              f"(the earlier config is kept as {kept.name}; config.yaml is this run's)")
+
+
 def train(cfg: Config, snapshot_dir: str | Path, data_dir: str | None = None,
           data_list: str | None = None) -> Path:
     """Train the model described by ``cfg`` in ``snapshot_dir`` and return the path of the final checkpoint.
@@ -125,7 +155,7 @@ def train(cfg: Config, snapshot_dir: str | Path, data_dir: str | None = None,
         model = build_model(cfg).to(device)
         start = 0
         if state is not None:  # checked against the config's model before anything is written
-            check_fits(model, state["model"], resume_from)
+            _check_resume_fits(model, state, resume_from, cfg)
             model.load_state_dict(state["model"])
             start = int(state["iteration"])
         elif cfg.network.pretrained:
@@ -146,6 +176,8 @@ def train(cfg: Config, snapshot_dir: str | Path, data_dir: str | None = None,
                       f"{info.world_size}: random streams restart from the seed (the run continues, not bit-exactly)")
                 seed_everything(cfg.seed + info.rank + start)
         if info.is_main:
+            if resume_from is not None:
+                _keep_history(folder, cfg, start)
             cfg.dump(snapshot_dir / "config.yaml")
             folder.truncate_log(start)  # the records of the iterations that will be redone
         if info.world_size > 1:

@@ -7,10 +7,10 @@ from pathlib import Path
 import torch
 
 from hsg.config.config import Config
-from hsg.engine.checkpoint import latest_checkpoint, load_model_weights
-from hsg.engine.distributed import select_device
+from hsg.device import select_device
 from hsg.errors import CheckpointError
 from hsg.models.model import HIERARCHY_MODULES, HSGModel, build_model
+from hsg.models.weights import latest_checkpoint, load_model_weights
 
 
 def resolve_checkpoint(snapshot_dir: str | None, checkpoint: str | None) -> Path | None:
