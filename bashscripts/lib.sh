@@ -1,17 +1,61 @@
 #!/usr/bin/env bash
 # Shared steps of the dataset launchers (bashscripts/<dataset>/train.sh); sourced by them, not run.
+# Sourcing it sets up the Python environment (as bashscripts/demo.sh does) and stops with one line when
+# that is not possible, so that a fresh clone runs any launcher without a traceback.
 #
 # Environment read here (defaults in brackets):
-#   PYTHON        [.venv/bin/python if present, else python3]
+#   PYTHON        [the python of HSG_VENV when that exists (bashscripts/setup_env.sh brings it up to date);
+#                 else python3 when it can import hsg's requirements; else HSG_VENV, created and filled by
+#                 bashscripts/setup_env.sh (torch included, a download)]
+#   HSG_VENV      [<repository>/.venv] the virtual environment of bashscripts/setup_env.sh
 #   NUM_GPUS      [number of visible GPUs, or 1] processes per node; torchrun is used when > 1 or NNODES > 1
 #   NNODES [1]  NODE_RANK [0]  MASTER_ADDR [127.0.0.1]  MASTER_PORT [29500]   multi-node, as torchrun takes them
 #   EXTRA_OPTS    [] extra "key=value" config overrides applied to every step
+# The hsg package is taken from this repository (it goes first on PYTHONPATH), whatever the environment
+# has installed, so that a launcher always runs the code beside it.
 
 HSG_ROOT="${HSG_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 cd "$HSG_ROOT"  # every path a launcher names (configs/, outputs/) is relative to the repository
-if [ -z "${PYTHON:-}" ]; then
-  if [ -x "$HSG_ROOT/.venv/bin/python" ]; then PYTHON="$HSG_ROOT/.venv/bin/python"; else PYTHON=python3; fi
-fi
+export PYTHONPATH="$HSG_ROOT${PYTHONPATH:+:$PYTHONPATH}"
+
+# The modules of requirements.txt (import names), checked without importing them (torch takes seconds).
+HSG_REQUIRED_MODULES=(torch numpy scipy tqdm yaml PIL cv2 tensorboard skimage higra matplotlib hsg)
+
+# hsg_missing_modules PY: prints the required modules PY cannot find (nothing when all are there); fails
+# when PY does not run or is older than Python 3.10.
+hsg_missing_modules() {
+  "$1" -c 'import importlib.util as u, sys
+assert sys.version_info >= (3, 10)
+print(" ".join(m for m in sys.argv[1:] if u.find_spec(m) is None))' "${HSG_REQUIRED_MODULES[@]}" 2>/dev/null
+}
+
+# hsg_setup_python: sets PYTHON (see the header), or stops with one line saying what to run.
+hsg_setup_python() {
+  local missing venv="${HSG_VENV:-$HSG_ROOT/.venv}"
+  local fix="run 'bash bashscripts/setup_env.sh' (it creates .venv and installs hsg; docs/usage.md, Install)"
+  if [ -z "${PYTHON:-}" ]; then
+    if [ ! -x "$venv/bin/python" ] && [ -z "$(hsg_missing_modules python3 || echo none)" ]; then
+      PYTHON=python3
+    else
+      if ! HSG_VENV="$venv" bash "$HSG_ROOT/bashscripts/setup_env.sh" >&2; then
+        echo "[launcher] error: could not set up the Python environment $venv (see the lines above); $fix," \
+             "or set PYTHON to a python that has hsg's requirements" >&2
+        exit 1
+      fi
+      PYTHON="$venv/bin/python"
+    fi
+  fi
+  if ! missing=$(hsg_missing_modules "$PYTHON"); then
+    echo "[launcher] error: PYTHON=$PYTHON does not run, or is older than Python 3.10; $fix, or unset PYTHON" >&2
+    exit 1
+  fi
+  if [ -n "$missing" ]; then
+    echo "[launcher] error: PYTHON=$PYTHON cannot import $missing (hsg's requirements); $fix, or unset PYTHON" >&2
+    exit 1
+  fi
+}
+hsg_setup_python
+
 if [ -z "${NUM_GPUS:-}" ]; then
   NUM_GPUS=$(command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | wc -l || echo 0)
   [ "${NUM_GPUS:-0}" -ge 1 ] 2>/dev/null || NUM_GPUS=1
@@ -28,7 +72,8 @@ hsg_step() { local var="RUN_$1"; [ "${!var:-1}" != "0" ]; }
 # hsg_require_dir PATH WHAT: stop at once, with one line, when a data folder the recipe needs is missing.
 hsg_require_dir() {
   if [ ! -d "$1" ]; then
-    echo "[launcher] error: $2 not found: $1 (set the launcher's data variables; see its header)" >&2
+    echo "[launcher] error: $2 not found: $1 (where to download it and its layout: docs/data.md;" \
+         "then set the launcher's data variable, see its header)" >&2
     exit 1
   fi
 }
@@ -122,7 +167,7 @@ hsg_table() {
 hsg_eval_released() {
   local cfg=$1 ckpt=$2 save=$3 data=$4 memory=$5 test=$6 paper=$7
   if [ ! -f "$ckpt" ]; then
-    echo "[launcher] error: CHECKPOINT not found: $ckpt (download it first; see the README's Trained models)" >&2
+    echo "[launcher] error: CHECKPOINT not found: $ckpt (download it first: docs/usage.md#7-trained-models-of-the-original-authors)" >&2
     exit 1
   fi
   hsg_readout "$cfg" "$save" "$data" "$memory" "$test" --checkpoint "$ckpt" --readouts knn cluster

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Score a released HSG model of the original authors (trained on MSCOCO) on PASCAL VOC 2012 val with our
 # read-out: the original's protocol (labelled memory from MEMORY_SPLIT, kNN vote) and the label-free one.
-# The paper reports 42.2 mIoU for the stage-1 batch 128 model and 43.7 for batch 192 (README: Trained models).
+# The paper reports 42.2 mIoU for the stage-1 batch 128 model and 43.7 for batch 192 (docs/usage.md#7-trained-models-of-the-original-authors).
 #
 #   CHECKPOINT=hsg_coco_192.pth PAPER=43.7 bash bashscripts/voc12/eval_released.sh
 #

@@ -1,4 +1,5 @@
-"""Prepare the small real-image benchmark (bashscripts/mini): lists over the images in ../shared/data.
+"""Prepare the small real-image benchmark (bashscripts/mini): lists over the BSDS500 and VOC 2012 images of a
+data folder (``--shared``; by default ``../shared/data`` beside the repository).
 
     python benchmarks/small_scale/prepare_mini.py --shared ../shared/data --save_dir outputs/mini/data [--num_test 100]
 
@@ -23,7 +24,8 @@ from hsg.errors import user_errors
 
 def _link(src: Path, dst: Path) -> None:
     if not src.exists():
-        raise FileNotFoundError(f"{src} is missing (expected the shared data layout, see ../shared/data/README.md)")
+        raise FileNotFoundError(f"{src} is missing: --shared must hold BSDS500/images/{{train,val}} and "
+                                f"VOCdevkit/VOC2012/{{JPEGImages,segcls}} (where to download them: docs/data.md)")
     dst.parent.mkdir(parents=True, exist_ok=True)
     if dst.is_symlink() or dst.exists():
         if dst.resolve() == src.resolve():
@@ -58,7 +60,8 @@ def prepare(shared: Path, out: Path, num_test: int) -> dict[str, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(**parser_texts(__doc__))
     parser.add_argument("--shared", default=str(Path(__file__).resolve().parents[2].parent / "shared" / "data"),
-                        help="the read-only data folder (../shared/data beside the repository)")
+                        help="the data folder holding BSDS500/ and VOCdevkit/ (read only; default: ../shared/data "
+                             "beside the repository)")
     parser.add_argument("--save_dir", required=True, help="where the links and lists go")
     parser.add_argument("--num_test", type=int, default=100, help="labelled VOC images held apart for scoring")
     args = parser.parse_args(argv)
