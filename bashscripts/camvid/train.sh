@@ -5,7 +5,7 @@
 # checkpoint of both stages is read out with the protocol's kNN vote and the label-free read-out (k-means
 # of the scored images into 11 clusters, Hungarian-matched): curve.png/json, results.md/json.
 #
-#   bash bashscripts/camvid/train.sh                 # 22 to 46 minutes on 2 CPU cores (Intel Xeon, AMD EPYC)
+#   bash bashscripts/camvid/train.sh                 # on 2 CPU cores (timings: docs/results.md)
 #   SEED=1 bash bashscripts/camvid/train.sh          # another seed (run-to-run spread)
 #   EVAL_LIST=/data/CamVid/test.txt bash bashscripts/camvid/train.sh   # score another split (e.g. the test split)
 #   PROFILE=gpu bash bashscripts/camvid/train.sh     # ResNet-50 at the paper's width, on one GPU

@@ -6,7 +6,7 @@
 # Every checkpoint is read out (learning curve), each with the protocol's kNN vote, 1-NN, the label-free
 # read-out and the oracle (see pyenv/readout.py). Writes results.md/json and curve.png/json.
 #
-#   bash bashscripts/mini/train.sh               # about 35 minutes on 2 CPU cores
+#   bash bashscripts/mini/train.sh               # on 2 CPU cores (timings: docs/results.md)
 #   SEED=1 bash bashscripts/mini/train.sh        # another seed (run-to-run spread), in outputs/mini/cpu_seed1
 #   PROFILE=gpu bash bashscripts/mini/train.sh   # ResNet-50 at the original's resolutions, on a GPU
 #
