@@ -190,8 +190,15 @@ hsg_lists() {
 }
 
 # hsg_oversegment DATA_DIR LIST [oversegment args...]: over-segment every image of a list whose mask is missing.
+# With NUM_GPUS * NNODES > 1 the list is split over that many processes (torchrun's ranks pick disjoint
+# shards; no process group, the work is on the CPU and each process gets its share of the cores).
 hsg_oversegment() {
   local data=$1 list=$2; shift 2
-  hsg_log "over-segmentation of $list"
-  "$PYTHON" "$HSG_ROOT/pyenv/oversegment.py" --data_dir "$data" --data_list "$list" "$@"
+  local launcher=("$PYTHON")
+  if [ "$NUM_GPUS" -gt 1 ] || [ "$NNODES" -gt 1 ]; then
+    launcher=("$PYTHON" -m torch.distributed.run --nproc_per_node "$NUM_GPUS" --nnodes "$NNODES"
+              --node_rank "$NODE_RANK" --master_addr "$MASTER_ADDR" --master_port "$MASTER_PORT")
+  fi
+  hsg_log "over-segmentation of $list ($((NUM_GPUS * NNODES)) process(es))"
+  "${launcher[@]}" "$HSG_ROOT/pyenv/oversegment.py" --data_dir "$data" --data_list "$list" "$@"
 }

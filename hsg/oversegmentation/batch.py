@@ -6,6 +6,11 @@ workers live in this importable module (not in the entry script) because they ar
 which happens as soon as a caller used torch before (a test session, a notebook, a training script).
 An image that cannot be over-segmented (unreadable, too small) is reported, skipped and counted; the
 others go on.
+
+A long job splits across processes and machines without any communication between them (:class:`Shard`):
+shard ``i/n`` (0-based) takes the jobs whose position in the full list is ``i`` modulo ``n``, so ``n``
+independent processes (array jobs, ``torchrun`` ranks, or both nested) cover the list exactly once, and a
+killed shard reruns to completion because jobs whose outputs exist are skipped.
 """
 
 from __future__ import annotations
@@ -13,8 +18,10 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping, Sequence, TypeVar
 
 from tqdm import tqdm
 
@@ -22,12 +29,110 @@ from hsg.data.catalogue import oversegmentation_path
 from hsg.data.io import read_image
 from hsg.data.listing import folder_images
 from hsg.data.lists import read_list
-from hsg.errors import DataError
+from hsg.errors import ConfigError, DataError
 from hsg.oversegmentation.edges import EdgeDetector, GradientEdges
 from hsg.oversegmentation.ucm import threshold_regions, ucm_from_edges, write_labels, write_ucm
 
 
 DETECTORS = ("gradient", "hed")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Part ``index`` of ``count`` (0-based, as ``torchrun`` ranks and SLURM's ``--array=0-(n-1)``): the items
+    at positions ``index``, ``index + count``, ... of a list. The split depends only on the list's order,
+    so independent processes that never talk to each other cover the list exactly once."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if self.count < 1:
+            raise ValueError(f"shard {self.index}/{self.count}: the number of shards n must be >= 1")
+        if not 0 <= self.index < self.count:
+            raise ValueError(f"shard {self.index}/{self.count}: shards are 0-based, i from 0 to n-1 "
+                             f"(0/{self.count} .. {self.count - 1}/{self.count})")
+
+    def select(self, items: Sequence[T]) -> list[T]:
+        """The items of this shard, in list order."""
+        return list(items[self.index::self.count])
+
+    def within(self, inner: "Shard") -> "Shard":
+        """Split this shard further (a ``torchrun`` job inside one array job): part ``inner`` of the items
+        this shard selects. That is again a plain shard of the full list, ``(i + n r) / (n w)`` for this
+        shard ``i/n`` and ``inner`` ``r/w`` (position ``k = i + n m`` with ``m = r`` modulo ``w``), so the
+        union over the ranks is exactly this shard, however many processes run it."""
+        return Shard(self.index + self.count * inner.index, self.count * inner.count)
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+def parse_shard(text: str) -> Shard:
+    """``"i/n"`` -> :class:`Shard`; a ``ValueError`` that says what a shard looks like otherwise."""
+    parts = text.strip().split("/")
+    try:
+        index, count = (int(x) for x in parts)
+    except ValueError:
+        raise ValueError(f"'{text}' is not a shard: give i/n with 0 <= i < n, e.g. 0/4 .. 3/4") from None
+    return Shard(index, count)
+
+
+def shard_from_environment(env: Mapping[str, str] = os.environ) -> Shard:
+    """The shard of this process when ``torchrun`` (or any launcher that sets ``RANK`` and ``WORLD_SIZE``)
+    started it; the whole list otherwise. No process group is created: over-segmentation needs no
+    communication, only to know which part is its own."""
+    if "RANK" not in env and "WORLD_SIZE" not in env:
+        return Shard()
+    try:
+        return Shard(int(env.get("RANK", "")), int(env.get("WORLD_SIZE", "")))
+    except ValueError:
+        raise ConfigError(f"environment RANK={env.get('RANK')!r} WORLD_SIZE={env.get('WORLD_SIZE')!r}: need "
+                          f"both, as integers with 0 <= RANK < WORLD_SIZE (as torchrun sets them)") from None
+
+
+def format_seconds(seconds: float) -> str:
+    """``h:mm:ss`` (a day and more as ``Nd h:mm:ss``)."""
+    seconds = max(0, int(round(seconds)))
+    days, rest = divmod(seconds, 86400)
+    text = f"{rest // 3600}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return f"{days}d {text}" if days else text
+
+
+class ProgressLines:
+    """Plain progress lines for batch logs (a cluster job's output is a file, where a progress bar's
+    carriage returns pile up): ``done/total``, images/s since the start and the time left, at most every
+    ``every`` seconds and once at the end."""
+
+    def __init__(self, total: int, label: str, every: float, stream=None) -> None:
+        self.total, self.label, self.every = total, label, every
+        self.stream = stream
+        self.done = 0
+        self.start = self.last = time.monotonic()
+
+    def rate(self) -> float:
+        elapsed = time.monotonic() - self.start
+        return self.done / elapsed if elapsed > 0 else 0.0
+
+    def line(self) -> str:
+        rate = self.rate()
+        left = format_seconds((self.total - self.done) / rate) if rate > 0 else "?"
+        return (f"[oversegment] {self.label}{self.done}/{self.total} images ({100 * self.done / self.total:.0f}%), "
+                f"{rate:.2f} images/s, {left} left")
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        now = time.monotonic()
+        if self.done == self.total or now - self.last >= self.every:
+            self.last = now
+            print(self.line(), file=self.stream or sys.stderr, flush=True)
+
+    def write(self, message: str, file=None) -> None:
+        print(message, file=file or sys.stderr, flush=True)
+
+    def close(self) -> None:
+        pass
 
 
 def make_detector(name: str, hed_weights: str | None = None, device: str = "cpu") -> EdgeDetector:
@@ -145,26 +250,33 @@ def is_done(job: Job) -> bool:
     return os.path.isfile(job.mask) and (job.ucm is None or os.path.isfile(job.ucm))
 
 
-def run_jobs(jobs: list[Job], settings: Settings, workers: int, overwrite: bool = False) -> dict:
-    """Process the jobs (in ``workers`` spawned processes when > 1) with a progress bar.
+def run_jobs(jobs: list[Job], settings: Settings, workers: int, overwrite: bool = False,
+             progress_every: float | None = None, label: str = "") -> dict:
+    """Process the jobs (in ``workers`` spawned processes when > 1) and report progress.
 
     Jobs whose outputs exist are skipped unless ``overwrite``. An unreadable image is reported on stderr
-    and counted, and the others go on. Returns the counts: ``images``, ``written``, ``skipped``,
-    ``failed`` (the error messages), ``failed_images`` and ``max_regions`` (the most regions any written
-    mask has).
+    and counted, and the others go on. Progress is a bar (``progress_every=None``) or, for batch logs, a
+    plain line with images/s and the time left at most every ``progress_every`` seconds; ``label`` starts
+    each line (e.g. the shard). Returns the counts: ``images``, ``written``, ``skipped``, ``failed`` (the
+    error messages), ``failed_images``, ``max_regions`` (the most regions any written mask has) and
+    ``images_per_s`` (over the images processed by this call).
     """
     todo = [j for j in jobs if overwrite or not is_done(j)]
     summary = {"images": len(jobs), "written": 0, "skipped": len(jobs) - len(todo), "failed": [],
-               "failed_images": [], "max_regions": 0}
+               "failed_images": [], "max_regions": 0, "images_per_s": 0.0}
     if not todo:
         return summary
-    bar = tqdm(total=len(todo), desc="oversegment", unit="img", dynamic_ncols=True)
+    if progress_every is None:
+        bar = tqdm(total=len(todo), desc=f"oversegment {label}".strip(), unit="img", dynamic_ncols=True)
+    else:
+        bar = ProgressLines(len(todo), label, progress_every)
+    start = time.monotonic()
 
     def record(image: str, error: str, regions: int) -> None:
         if error:
             summary["failed"].append(error)
             summary["failed_images"].append(image)
-            tqdm.write(f"[oversegment] skipped: {error}", file=sys.stderr)
+            bar.write(f"[oversegment] skipped: {error}", file=sys.stderr)
         else:
             summary["written"] += 1
             summary["max_regions"] = max(summary["max_regions"], regions)
@@ -179,7 +291,9 @@ def run_jobs(jobs: list[Job], settings: Settings, workers: int, overwrite: bool 
             for result in pool.imap_unordered(_run, todo, chunksize=1):
                 record(*result)
     bar.close()
+    summary["images_per_s"] = len(todo) / max(time.monotonic() - start, 1e-9)
     return summary
 
 
-__all__ = ["DETECTORS", "Job", "Settings", "make_detector", "folder_jobs", "is_done", "list_jobs", "run_jobs"]
+__all__ = ["DETECTORS", "Job", "ProgressLines", "Settings", "Shard", "folder_jobs", "format_seconds", "is_done",
+           "list_jobs", "make_detector", "parse_shard", "run_jobs", "shard_from_environment"]
