@@ -1,9 +1,11 @@
 """Command-line handling shared by the entry scripts in ``pyenv/``.
 
-Every script takes ``--cfg_path`` (a YAML file) and ``--opts key=value ...`` (dotted overrides), plus the
-original HSG scripts' flags (``--data_dir --data_list --snapshot_dir --save_dir --semantic_memory_dir
---kmeans_num_clusters H,W --label_divisor``), because researchers' scripts call them. The flags are
-folded into the one config object, so everything downstream reads ``cfg`` only.
+Every script that reads a config (train, prototype, inference, readout, hierarchy) takes ``--cfg_path`` (a
+YAML file) and ``--opts key=value ...`` (dotted overrides), plus the original HSG scripts' flags
+(``--data_dir --data_list --snapshot_dir --save_dir --semantic_memory_dir --kmeans_num_clusters H,W
+--label_divisor``), because researchers' scripts call them. The flags are folded into the one config
+object, so everything downstream reads ``cfg`` only. The others (eval, make_lists, oversegment,
+convert_checkpoint, demo) take no config and share only :func:`parser_texts`.
 """
 
 from __future__ import annotations
@@ -29,12 +31,31 @@ class _HelpConfig(argparse.Action):
         parser.exit()
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """``--help`` of every program: the docstring's examples kept as written (raw description and epilog), and
+    each flag's default after its help, so that a user sees what a flag does when it is left out.
+
+    Unlike ``argparse.ArgumentDefaultsHelpFormatter``, it leaves out defaults that say nothing (None, False,
+    empty) and help texts that already state their default in words (e.g. "default: the newest checkpoint"),
+    and prints a list default as the command line takes it (``knn cluster``, not ``['knn', 'cluster']``)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (not action.option_strings or default is None or default is False or default is argparse.SUPPRESS
+                or "default" in text.lower() or (isinstance(default, (str, list, tuple)) and not default)):
+            return text
+        shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
+        return f"{text} (default: {shown.replace('%', '%%')})"  # help texts are %-formatted by argparse
+
+
 def parser_texts(doc: str) -> dict:
     """``ArgumentParser`` keywords from a program's docstring: its first paragraph as the description (whole,
-    never cut mid-sentence), the rest (usage examples, what it writes) after the flags."""
+    never cut mid-sentence), the rest (usage examples, what it writes) after the flags; defaults are shown
+    (:class:`HelpFormatter`)."""
     summary, _, details = doc.strip().partition("\n\n")
     return {"description": textwrap.fill(" ".join(summary.split()), 100), "epilog": details or None,
-            "formatter_class": argparse.RawDescriptionHelpFormatter}
+            "formatter_class": HelpFormatter}
 
 
 def base_parser(doc: str, data_list: str | None = "list file of the images to process",
@@ -67,7 +88,9 @@ def add_inference_flags(parser: argparse.ArgumentParser, grid: bool = True) -> N
                              "initialised network (a baseline); default: the newest model-*.pth of --snapshot_dir")
     if grid:
         parser.add_argument("--kmeans_num_clusters", default=None, metavar="H,W",
-                            help="k-means grid of the test images (sets test.kmeans_num_clusters)")
+                            help="k-means grid that cuts each image it reads into segments (the labelled images of "
+                                 "the memory and the scored images alike; sets test.kmeans_num_clusters; "
+                                 "default: the config's)")
         parser.add_argument("--label_divisor", type=int, default=None,
                             help="accepted for compatibility with the original scripts; has no effect")
 

@@ -10,6 +10,11 @@ Evaluate exactly the samples of a list file (every sample needs a prediction)::
 
     python pyenv/eval.py --pred_dir out/semantic_gray --gt_list VOCdevkit/val.txt --data_dir VOCdevkit
 
+CamVid (11 classes; its void label is 11, not the default 255)::
+
+    python pyenv/eval.py --pred_dir out/semantic_gray --gt_list lists/val.txt --data_dir CamVid \\
+        --num_classes 11 --ignore_index 11
+
 Label-free predictions (cluster ids), Hungarian-matched to classes over the dataset::
 
     python pyenv/eval.py --mode cluster --pred_dir out/clusters --gt_dir VOCdevkit/VOC2012/segcls
@@ -45,8 +50,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     source.add_argument("--gt_dir", help="ground-truth folder; pairs by the path relative to --pred_dir")
     source.add_argument("--gt_list", help="list file 'image ground_truth [...]': the samples to evaluate")
     parser.add_argument("--data_dir", help="root of the paths in --gt_list (default: the list's folder)")
-    parser.add_argument("--num_classes", type=int, default=21, help="number of classes (21 VOC, 19 Cityscapes)")
-    parser.add_argument("--ignore_index", type=int, default=255, help="ground-truth value that is not scored")
+    parser.add_argument("--num_classes", type=int, default=21,
+                        help="number of classes: 21 VOC, 19 Cityscapes, 11 CamVid")
+    parser.add_argument("--ignore_index", type=int, default=255,
+                        help="ground-truth value that is not scored: 255 for VOC and Cityscapes (trainIds), "
+                             "11 for CamVid (its void class: pass --ignore_index 11)")
     parser.add_argument("--string_replace", default=",",
                         help="'old,new': replace in a prediction's relative path to get its ground truth")
     parser.add_argument("--mode", choices=("semantic", "cluster"), default="semantic",

@@ -48,6 +48,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--save_dir", required=True, help="output folder")
     parser.add_argument("--readouts", nargs="+", default=["knn", "cluster"], choices=READOUTS,
                         help="read-outs to compute and score")
+    # pyenv/inference.py's earlier spelling, accepted here too; hidden so that --help shows one.
+    parser.add_argument("--readout", nargs="+", dest="readouts", default=argparse.SUPPRESS, choices=READOUTS,
+                        help=argparse.SUPPRESS)
     parser.add_argument("--baseline", action="append", default=[], metavar="NAME=READOUT_JSON",
                         help="a baseline's readout.json, drawn as flat lines on the learning curve")
     parser.add_argument("--title", default="", help="title of the learning-curve plot")
