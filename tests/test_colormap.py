@@ -85,7 +85,7 @@ def test_custom_colormap_files(tmp_path: Path) -> None:
         load_colormap(tmp_path / "text.txt")
     with pytest.raises(ColormapError, match="does not exist"):
         load_colormap(tmp_path / "none.npy")
-    with pytest.raises(ColormapError, match="expected one of voc, cityscapes, camvid or a .npy/.txt file"):
+    with pytest.raises(ColormapError, match="expected one of voc, cityscapes, camvid, cityscapes27, potsdam, potsdam3 or a .npy/.txt file"):
         load_colormap("pastel")
 
 

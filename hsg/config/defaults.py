@@ -118,9 +118,20 @@ DEFAULTS: dict[str, Any] = {
                          low=1),
         "semantic_ignore_index": K(255, "Label value that marks ignored pixels (255; 11 for CamVid's void).",
                                    low=0, high=65535),
-        "class_names": K("auto", "Class names in reports: a dataset of the catalogue (voc12, coco, cityscapes, "
-                                 "camvid, synthetic), 'auto' (the dataset with num_classes classes) or 'none'.",
-                         choices=("auto", "none", "voc12", "coco", "cityscapes", "camvid", "synthetic")),
+        "class_names": K("auto", "Class names in reports: a dataset of the catalogue (voc12, cityscapes, "
+                                 "cityscapes27, camvid, cocostuff27, cocostuff15, cocostuff3, potsdam6, potsdam3, "
+                                 "kitti_step, synthetic), 'auto' (the dataset with num_classes classes) or 'none'.",
+                         choices=("auto", "none", "voc12", "cityscapes", "camvid", "synthetic", "cocostuff27",
+                                  "cocostuff15", "cocostuff3", "cityscapes27", "potsdam6", "potsdam3",
+                                  "kitti_step")),
+        "label_map": K("auto", "How ground-truth files become the evaluated classes (hsg/data/catalogue.py, "
+                               "LABEL_MAPS): 'auto' (values as they are; Cityscapes *_gtFine_labelIds.png to the 19 "
+                               "trainIds), 'cityscapes27' (labelIds 7..33), 'cocostuff27' / 'cocostuff15' / "
+                               "'cocostuff3' (COCO-Stuff's 182 fine ids to the supercategories), 'potsdam3' "
+                               "(Potsdam's 6 classes merged to 3), 'kitti_step' (the R channel of the panoptic "
+                               "PNGs).",
+                         choices=("auto", "cityscapes27", "cocostuff27", "cocostuff15", "cocostuff3", "potsdam3",
+                                  "kitti_step")),
         "color_map": K("voc", "Colour map for label pictures: 'voc', 'cityscapes', 'camvid' or a path to a "
                               ".npy/.txt file of 256x3 RGB values."),
         "skip_bad_samples": K(False, "Skip unreadable or inconsistent samples with a warning and a count at "
@@ -211,6 +222,14 @@ DEFAULTS: dict[str, Any] = {
         "cluster_restarts": K(50, "k-means restarts of the label-free read-out; the run of best k-means objective "
                                   "is kept. 50 makes its mIoU a property of the features rather than of the "
                                   "seed (5 moved it by up to 3.3 mIoU on CamVid: docs/results.md).", low=1),
+        "overcluster_k": K(0, "Clusters of the overclustering read-out (each mapped to its majority class over the "
+                              "test set, as IIC reports it); 0: three times dataset.num_classes.", low=0),
+        "linear_pixels_per_image": K(1000, "Labelled pixels drawn per memory image to train the linear probe; "
+                                           "bounds its memory (pixels x embedding dim floats).", low=1),
+        "linear_epochs": K(50, "Passes of the linear probe over its sampled pixels (a fixed schedule).", low=1),
+        "linear_batch_size": K(4096, "Pixels per step of the linear probe.", low=1),
+        "linear_lr": K(0.05, "Learning rate of the linear probe (Adam, constant).", check=_positive),
+        "linear_weight_decay": K(0.0, "Weight decay of the linear probe.", low=0.0),
         "batch_size": K(1, "Images embedded at once during prototype building and inference.", low=1),
     },
 }

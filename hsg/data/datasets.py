@@ -24,8 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from hsg.data.catalogue import cityscapes_train_ids, is_cityscapes_label_ids
-from hsg.data.io import check_same_size, read_image, read_label_map
+from hsg.data.io import check_same_size, read_ground_truth, read_image, read_label_map
 from hsg.data.lists import Sample, read_list
 from hsg.data.transforms import (augment_params_from_config, augment_view, longer_side_size, pad_bottom_right,
                                  resize_nearest)
@@ -44,17 +43,14 @@ def read_oversegmentation(sample: Sample, image_shape: tuple[int, ...]) -> np.nd
     return regions
 
 
-def read_semantic(sample: Sample, image_shape: tuple[int, ...], num_classes: int, ignore: int) -> np.ndarray:
-    """The ground truth of a sample as int64 class ids (Cityscapes labelIds converted to trainIds)."""
+def read_semantic(sample: Sample, image_shape: tuple[int, ...], num_classes: int, ignore: int,
+                  label_map: str = "auto") -> np.ndarray:
+    """The ground truth of a sample as int64 class ids, converted by ``label_map`` (``dataset.label_map``;
+    ``auto``: Cityscapes labelIds to trainIds, anything else as it is; see :func:`read_ground_truth`)."""
     if sample.semantic_label is None:
         return np.full(image_shape[:2], ignore, dtype=np.int64)
-    label = read_label_map(sample.semantic_label, sample.where).astype(np.int64)
+    label = read_ground_truth(sample.semantic_label, label_map, sample.where)
     check_same_size(image_shape, label, sample.semantic_label, sample.image, sample.where)
-    if is_cityscapes_label_ids(sample.semantic_label):
-        try:
-            label = cityscapes_train_ids(label)
-        except ValueError as e:
-            raise DataError(sample.semantic_label, str(e), sample.where) from None
     bad = (label < 0) | ((label >= num_classes) & (label != ignore))
     if bad.any():
         values = np.unique(label[bad])[:8].tolist()
@@ -143,6 +139,7 @@ class EvalDataset(Dataset):
         self.mean, self.std = cfg.network.pixel_means, cfg.network.pixel_stds
         self.num_classes = cfg.dataset.num_classes
         self.ignore = cfg.dataset.semantic_ignore_index
+        self.label_map = cfg.dataset.label_map
         self.with_oversegmentation = with_oversegmentation
         self.skip_bad = cfg.dataset.skip_bad_samples
         require = ("image", "oversegmentation") if with_oversegmentation else ("image",)
@@ -173,7 +170,7 @@ class EvalDataset(Dataset):
 
     def _load(self, sample: Sample) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         image = read_image(sample.image, sample.where)
-        label = read_semantic(sample, image.shape, self.num_classes, self.ignore)
+        label = read_semantic(sample, image.shape, self.num_classes, self.ignore, self.label_map)
         regions = read_oversegmentation(sample, image.shape) if self.with_oversegmentation else None
         return image, label, regions
 

@@ -68,9 +68,54 @@ def _open_pil(path: str, where: str | None) -> Image.Image:
     return img
 
 
-def read_image(path: str | os.PathLike, where: str | None = None) -> np.ndarray:
-    """Read an image as RGB uint8 ``[H, W, 3]`` (grayscale, palette and RGBA inputs are converted)."""
+def _is_mat(path: str) -> bool:
+    return path.lower().endswith(".mat")
+
+
+def read_mat_array(path: str | os.PathLike, key: str, where: str | None = None) -> np.ndarray:
+    """The array ``key`` of a MATLAB ``.mat`` file: how the field distributes the Potsdam tiles
+    (``imgs/<id>.mat`` key ``img``, ``gt/<id>.mat`` key ``gt``). scipy is imported on first use."""
+    from scipy.io import loadmat
+
     path = str(path)
+    if not os.path.isfile(path):
+        raise DataError(path, "file not found", where)
+    try:
+        content = loadmat(path)
+    except (OSError, ValueError, TypeError, NotImplementedError) as e:
+        raise DataError(path, f"unreadable .mat file: {e}", where) from None
+    if key not in content:
+        keys = sorted(k for k in content if not k.startswith("__"))
+        raise DataError(path, f"no key '{key}' in the .mat file (it holds {keys})", where)
+    return np.asarray(content[key])
+
+
+def _mat_image(path: str, where: str | None) -> np.ndarray:
+    """RGB uint8 from a ``.mat`` image (key ``img``): the first three channels of an RGB+IR tile (the
+    network reads RGB, as STEGO does), a single channel repeated. Floats in [0, 1] are scaled to 0..255
+    (as torchvision's to_pil_image, which the field's loaders use, does)."""
+    img = read_mat_array(path, "img", where)
+    if img.ndim == 2:
+        img = img[..., None]
+    if img.ndim != 3 or img.shape[2] not in (1, 3, 4):
+        raise DataError(path, f"key 'img' must be [H, W, 1|3|4], got shape {img.shape}", where)
+    img = img[..., :3] if img.shape[2] >= 3 else np.repeat(img, 3, axis=2)
+    if np.issubdtype(img.dtype, np.floating):
+        if img.size and (np.nanmin(img) < 0 or np.nanmax(img) > 255):
+            raise DataError(path, "float pixel values outside [0, 255] in key 'img'", where)
+        scale = 255.0 if img.size and np.nanmax(img) <= 1.0 else 1.0
+        img = np.rint(np.nan_to_num(img) * scale)
+    elif img.size and (img.min() < 0 or img.max() > 255):
+        raise DataError(path, f"pixel values {int(img.min())}..{int(img.max())} in key 'img' are not 8-bit", where)
+    return np.ascontiguousarray(img.astype(np.uint8))
+
+
+def read_image(path: str | os.PathLike, where: str | None = None) -> np.ndarray:
+    """Read an image as RGB uint8 ``[H, W, 3]`` (grayscale, palette and RGBA inputs are converted; a
+    ``.mat`` file's key ``img``, e.g. a Potsdam tile, gives its first three channels)."""
+    path = str(path)
+    if _is_mat(path):
+        return _mat_image(path, where)
     data = _read_bytes(path, where)
     img = cv2.imdecode(data, _IMREAD_FLAGS) if data.size and not _tail_is_missing(data) else None
     if img is not None:
@@ -86,6 +131,8 @@ def image_size(path: str | os.PathLike, where: str | None = None) -> tuple[int, 
     path = str(path)
     if not os.path.exists(path):
         raise DataError(path, "file not found", where)
+    if _is_mat(path):
+        return tuple(read_image(path, where).shape[:2])
     try:
         with Image.open(path) as img:
             w, h = img.size
@@ -137,6 +184,40 @@ def read_label_map(path: str | os.PathLike, where: str | None = None, rgb_ids: b
     return arr
 
 
+def read_ground_truth(path: str | os.PathLike, label_map: str = "auto", where: str | None = None) -> np.ndarray:
+    """A ground-truth file as the evaluated classes: int64 ``[H, W]``, 255 (or the dataset's own void) where
+    unlabelled. The one reader of ground truth for training sets, read-outs and scoring.
+
+    ``label_map`` (config ``dataset.label_map``, :data:`hsg.data.catalogue.LABEL_MAPS`) says what the file
+    holds: ``auto`` takes its values as classes (Cityscapes ``*_gtFine_labelIds.png`` become the 19
+    trainIds); the others convert the field's downloads as they are (COCO-Stuff fine ids, Cityscapes
+    labelIds, Potsdam's 6 classes, KITTI-STEP's panoptic R channel). A ``.mat`` file is read from its key
+    ``gt`` (Potsdam). A value the map does not know is a DataError naming the file.
+    """
+    from hsg.data.catalogue import LABEL_MAPS, convert_labels
+
+    path = str(path)
+    if label_map not in LABEL_MAPS:
+        raise DataError(path, f"unknown dataset.label_map '{label_map}'; known: {', '.join(LABEL_MAPS)}", where)
+    if _is_mat(path):
+        label = read_mat_array(path, "gt", where)
+        label = label[..., 0] if label.ndim == 3 and label.shape[2] == 1 else label
+        if label.ndim != 2 or not (np.issubdtype(label.dtype, np.integer) or np.issubdtype(label.dtype, np.floating)):
+            raise DataError(path, f"key 'gt' must be a 2-D array of class ids, got {label.dtype} {label.shape}", where)
+        if np.issubdtype(label.dtype, np.floating):
+            if not np.array_equal(label, np.round(label)):
+                raise DataError(path, "key 'gt' holds fractional values, not class ids", where)
+        label = label.astype(np.int64)
+    elif label_map == "kitti_step":
+        label = read_label_map(path, where, rgb_ids=True).astype(np.int64) % 256  # R of R + 256 G + 256^2 B
+    else:
+        label = read_label_map(path, where).astype(np.int64)
+    try:
+        return convert_labels(label_map, label, path)
+    except ValueError as e:
+        raise DataError(path, f"{e} (dataset.label_map {label_map})", where) from None
+
+
 def check_same_size(image_shape: tuple[int, ...], label: np.ndarray, label_path: str, image_path: str,
                     where: str | None = None) -> None:
     """Raise if a label map does not cover the image pixel for pixel."""
@@ -145,4 +226,4 @@ def check_same_size(image_shape: tuple[int, ...], label: np.ndarray, label_path:
                                     f"{image_path} of size {image_shape[1]}x{image_shape[0]}", where)
 
 
-__all__ = ["read_image", "read_label_map", "image_size", "check_same_size"]
+__all__ = ["read_image", "read_label_map", "read_ground_truth", "read_mat_array", "image_size", "check_same_size"]
