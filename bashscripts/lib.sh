@@ -72,8 +72,8 @@ hsg_step() { local var="RUN_$1"; [ "${!var:-1}" != "0" ]; }
 # hsg_require_dir PATH WHAT: stop at once, with one line, when a data folder the recipe needs is missing.
 hsg_require_dir() {
   if [ ! -d "$1" ]; then
-    echo "[launcher] error: $2 not found: $1 (where to download it and its layout: docs/data.md;" \
-         "then set the launcher's data variable, see its header)" >&2
+    echo "[launcher] error: $2 not found: $1 (where to download it and its layout:" \
+         "docs/data.md#datasets-where-to-get-them; then set the launcher's data variable, see its header)" >&2
     exit 1
   fi
 }

@@ -256,3 +256,25 @@ def test_commands_of_the_other_pages_name_real_flags(page):
         pytest.skip(f"{page} does not exist")
     problems = wrong_flags(commands_in(path.read_text(), page))
     assert not problems, "\n".join(problems)
+
+
+# --- the pages the code points users to ---
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a markdown heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_docs_link_in_the_code_and_launchers_exists():
+    """Error messages and launcher headers name docs/<page>.md#<section>; a renamed section must fail here,
+    not leave a user at a dead link."""
+    sources = [*ROOT.glob("bashscripts/**/*.sh"), *ROOT.glob("hsg/**/*.py"), *ROOT.glob("benchmarks/**/*.py"),
+               *ROOT.glob("configs/*.yaml"), ROOT / "setup.py", ROOT / "README.md"]
+    links = {(m.group(1), m.group(2)) for path in sources
+             for m in re.finditer(r"(docs/[\w.-]+\.md)(?:#([\w-]+))?", path.read_text(errors="replace"))}
+    assert ("docs/data.md", "datasets-where-to-get-them") in links  # the launchers' missing-data line
+    for page, anchor in sorted(links, key=str):
+        assert (ROOT / page).is_file(), f"{page} is named but does not exist"
+        if anchor:
+            headings = [line.lstrip("#") for line in (ROOT / page).read_text().splitlines() if line.startswith("#")]
+            assert anchor in {_anchor(h) for h in headings}, f"{page}#{anchor}: no such section"

@@ -72,7 +72,8 @@ def test_a_launcher_with_its_environment_stops_at_the_missing_data_in_one_line(c
     assert "Traceback" not in done.stderr and "[setup]" not in done.stderr  # nothing was (re)installed
     assert done.stderr.splitlines() == [
         "[launcher] error: CamVid train images (CAMVID=/nonexistent) not found: /nonexistent/train (where to "
-        "download it and its layout: docs/data.md; then set the launcher's data variable, see its header)"]
+        "download it and its layout: docs/data.md#datasets-where-to-get-them; then set the launcher's data "
+        "variable, see its header)"]
     assert not (clone / "outputs").exists()
 
 

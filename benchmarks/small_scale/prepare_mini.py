@@ -25,7 +25,8 @@ from hsg.errors import user_errors
 def _link(src: Path, dst: Path) -> None:
     if not src.exists():
         raise FileNotFoundError(f"{src} is missing: --shared must hold BSDS500/images/{{train,val}} and "
-                                f"VOCdevkit/VOC2012/{{JPEGImages,segcls}} (where to download them: docs/data.md)")
+                                f"VOCdevkit/VOC2012/{{JPEGImages,segcls}} (where to download them: "
+                                f"docs/data.md#datasets-where-to-get-them)")
     dst.parent.mkdir(parents=True, exist_ok=True)
     if dst.is_symlink() or dst.exists():
         if dst.resolve() == src.resolve():
