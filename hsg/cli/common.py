@@ -105,9 +105,22 @@ def parse_grid(text: str) -> list[int]:
     return values
 
 
-def resolve_config(args: argparse.Namespace) -> Config:
-    """Defaults <- YAML (``--cfg_path``) <- ``--opts`` <- the original-style flags."""
-    cfg = load_config(args.cfg_path, args.opts)
+def resolve_config(args: argparse.Namespace, runs_checkpoint: bool = False) -> Config:
+    """Defaults <- YAML (``--cfg_path``) <- ``--opts`` <- the original-style flags.
+
+    A program that runs a checkpoint (``runs_checkpoint``: ``--checkpoint FILE`` or ``--snapshot_dir RUN``)
+    and is given no ``--cfg_path`` takes the config stored in that checkpoint, as :func:`hsg.load` does; a
+    checkpoint without one (the original authors' release) is read with the network's shape off its
+    weights over the COCO preset (:func:`hsg.inference.load.config_for`)."""
+    checkpoint = getattr(args, "checkpoint", None)
+    snapshot = getattr(args, "snapshot_dir", None)
+    snapshot = snapshot[-1] if isinstance(snapshot, list) else snapshot
+    if runs_checkpoint and args.cfg_path is None and checkpoint != "untrained" and (checkpoint or snapshot):
+        from hsg.inference.load import config_for, resolve_checkpoint
+
+        cfg, _ = config_for(str(resolve_checkpoint(snapshot, checkpoint)), None, args.opts)
+    else:
+        cfg = load_config(args.cfg_path, args.opts)
     if getattr(args, "data_dir", None) is not None:
         cfg.dataset.data_dir = args.data_dir
     if getattr(args, "kmeans_num_clusters", None):

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     if bool(args.image_dir) == bool(args.data_list):
         parser.error("give --image_dir DIR or --data_list LIST")
     with user_errors("hierarchy"):
-        cfg = resolve_config(args)
+        cfg = resolve_config(args, runs_checkpoint=True)
         from hsg.data.datasets import EvalDataset
         from hsg.inference.hierarchy import hierarchy_pictures
         from hsg.inference.load import prepare_model

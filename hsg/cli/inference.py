@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     if {"knn", "nn1"} & set(args.readouts) and not args.semantic_memory_dir:
         parser.error("--semantic_memory_dir is required for the knn and nn1 read-outs")
     with user_errors("inference"):
-        cfg = resolve_config(args)
+        cfg = resolve_config(args, runs_checkpoint=True)
         from hsg.inference.load import prepare_model
         from hsg.inference.memory import load_memory
         from hsg.inference.readout import FOLDERS, predict

@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     add_inference_flags(parser)
     args = parser.parse_args(argv)
     with user_errors("prototype"):
-        cfg = resolve_config(args)
+        cfg = resolve_config(args, runs_checkpoint=True)
         from hsg.inference.load import prepare_model
         from hsg.inference.readout import build_memory
         from hsg.inference.segmenter import NetworkSegmenter

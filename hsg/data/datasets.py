@@ -177,28 +177,43 @@ class EvalDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         sample = self.samples[index]
         image, label, regions = self._load(sample)
-        orig = image.shape[:2]
-        valid = longer_side_size(orig, self.image_size) if self.image_size > 0 else orig
-        if valid[0] * valid[1] > self.max_pixels:  # bounded memory for huge photos (test.max_pixels)
-            scale = (self.max_pixels / (valid[0] * valid[1])) ** 0.5
-            valid = (max(1, int(valid[0] * scale)), max(1, int(valid[1] * scale)))
-        std = np.asarray(self.std, np.float32)
-        mean = np.asarray(self.mean, np.float32)
-        x = (image.astype(np.float32) / 255 - mean) / std  # normalise, then resize, as the original
-        if valid != orig:
-            x = cv2.resize(x, (valid[1], valid[0]), interpolation=cv2.INTER_LINEAR)
-        x = pad_bottom_right(x, self.crop_size, 0.0)
-        if regions is not None:
-            regions = pad_bottom_right(resize_nearest(regions, valid), self.crop_size, -1)
-        return {
-            "image": torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1))),
-            "valid_size": (int(valid[0]), int(valid[1])),
-            "orig_size": (int(orig[0]), int(orig[1])),
-            "semantic_label": torch.from_numpy(label),
-            "oversegmentation": None if regions is None else torch.from_numpy(np.ascontiguousarray(regions)),
-            "name": sample.name,
-            "image_path": sample.image,
-        }
+        item = prepare_eval_image(image, regions, self.image_size, self.max_pixels, self.crop_size, self.mean,
+                                  self.std)
+        item.update(semantic_label=torch.from_numpy(label), name=sample.name, image_path=sample.image)
+        return item
+
+
+def prepare_eval_image(image: np.ndarray, regions: np.ndarray | None, image_size: int, max_pixels: int,
+                       crop_size: tuple[int, int], mean: tuple[float, ...], std: tuple[float, ...]
+                       ) -> dict[str, Any]:
+    """An RGB ``uint8 [H, W, 3]`` image (and its over-segmentation at the same size) as the network reads it:
+    normalised, resized so that the longer side is ``image_size`` (0: as is) and at most ``max_pixels``
+    pixels, padded bottom/right to ``crop_size``. Files (:class:`EvalDataset`) and in-memory images
+    (:mod:`hsg.api`) go through this one function, so both give the same numbers.
+
+    Returns ``image [3, Hp, Wp]``, ``valid_size``, ``orig_size``, ``oversegmentation`` (at the canvas,
+    -1 on padding, or None) and ``oversegmentation_full`` (the regions at the image's own size, from which
+    the hierarchy's levels are drawn at full resolution, or None).
+    """
+    orig = image.shape[:2]
+    valid = longer_side_size(orig, image_size) if image_size > 0 else orig
+    if valid[0] * valid[1] > max_pixels:  # bounded memory for huge photos (test.max_pixels)
+        scale = (max_pixels / (valid[0] * valid[1])) ** 0.5
+        valid = (max(1, int(valid[0] * scale)), max(1, int(valid[1] * scale)))
+    x = (image.astype(np.float32) / 255 - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    if valid != orig:  # normalise, then resize, as the original
+        x = cv2.resize(x, (valid[1], valid[0]), interpolation=cv2.INTER_LINEAR)
+    x = pad_bottom_right(x, crop_size, 0.0)
+    canvas_regions = None
+    if regions is not None:
+        canvas_regions = pad_bottom_right(resize_nearest(regions, valid), crop_size, -1)
+    return {
+        "image": torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1))),
+        "valid_size": (int(valid[0]), int(valid[1])),
+        "orig_size": (int(orig[0]), int(orig[1])),
+        "oversegmentation": None if canvas_regions is None else torch.from_numpy(np.ascontiguousarray(canvas_regions)),
+        "oversegmentation_full": regions,
+    }
 
 
 def train_collate(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -229,6 +244,7 @@ def eval_collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "image": _stack_padded([item["image"] for item in items], 0.0),
         "oversegmentation": None if any(r is None for r in regions) else _stack_padded(regions, -1),
+        "oversegmentation_full": [item.get("oversegmentation_full") for item in items],
         "valid_size": [item["valid_size"] for item in items],
         "orig_size": [item["orig_size"] for item in items],
         "semantic_label": [item["semantic_label"] for item in items],
@@ -237,5 +253,5 @@ def eval_collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-__all__ = ["TrainDataset", "EvalDataset", "train_collate", "eval_collate", "read_oversegmentation",
-           "read_semantic"]
+__all__ = ["TrainDataset", "EvalDataset", "eval_collate", "prepare_eval_image", "read_oversegmentation",
+           "read_semantic", "train_collate"]

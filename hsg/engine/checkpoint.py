@@ -19,9 +19,8 @@ import torch.nn as nn
 
 from hsg.errors import CheckpointError
 from hsg.files import atomic_write
-from hsg.models.weights import read_checkpoint_file, unwrap
+from hsg.models.weights import FORMAT, read_checkpoint_file, unwrap
 
-FORMAT = "hsg-checkpoint-v1"
 
 
 def atomic_save(obj: Any, path: str | Path) -> Path:

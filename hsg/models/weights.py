@@ -19,6 +19,7 @@ from hsg.models.convert import as_ours
 from hsg.models.model import HIERARCHY_MODULES
 
 CHECKPOINT_RE = re.compile(r"^model-(\d+)\.pth$")
+FORMAT = "hsg-checkpoint-v1"  # the "format" entry of our training checkpoints
 
 
 def checkpoint_path(snapshot_dir: str | Path, iteration: int) -> Path:
@@ -112,5 +113,5 @@ def load_model_weights(model: nn.Module, path: str | Path) -> dict[str, list[str
     return keys
 
 
-__all__ = ["CHECKPOINT_RE", "check_fits", "checkpoint_iteration", "checkpoint_path", "latest_checkpoint",
+__all__ = ["CHECKPOINT_RE", "FORMAT", "check_fits", "checkpoint_iteration", "checkpoint_path", "latest_checkpoint",
            "list_checkpoints", "load_model_weights", "read_checkpoint_file", "unwrap"]
