@@ -9,7 +9,10 @@ optionally every checkpoint of one or more runs, as a learning curve with baseli
 
 Read-outs (``hsg/inference/readout.py``): ``knn`` (the original's protocol: the 20-vote of the labelled
 memory), ``nn1``, ``cluster`` (label-free: k-means of the test set into ``dataset.num_classes`` clusters,
-Hungarian-matched) and ``oracle`` (each segment's own majority ground truth, a diagnostic). The k-means
+Hungarian-matched: the field's *unsupervised* protocol), ``overcluster`` (``test.overcluster_k`` clusters,
+each mapped to its majority class, as IIC), ``linear`` (the field's *linear probe*: a 1x1 classifier on the
+frozen pixel embeddings, trained on the memory list's labels; ``test.linear_*`` keys) and ``oracle`` (each
+segment's own majority ground truth, a diagnostic); ``--crf`` also scores each after a dense CRF. The k-means
 grid, the number of classes, the vote's k and the ignore label come from the config
 (``test.kmeans_num_clusters``, ``dataset.num_classes``, ``test.knn``, ``dataset.semantic_ignore_index``).
 
@@ -31,7 +34,7 @@ from pathlib import Path
 from hsg.cli.common import base_parser, resolve_config
 from hsg.errors import DataError, user_errors
 
-READOUTS = ("knn", "nn1", "cluster", "oracle")
+READOUTS = ("knn", "nn1", "cluster", "overcluster", "linear", "oracle")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -43,11 +46,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "the newest checkpoint of the last --snapshot_dir")
     parser.add_argument("--every_checkpoint", action="store_true",
                         help="score every checkpoint of every --snapshot_dir, and draw the learning curve")
-    parser.add_argument("--memory_list", default=None, help="labelled images of the memory (knn and nn1)")
+    parser.add_argument("--memory_list", default=None,
+                        help="labelled images of the memory (knn and nn1) and of the linear probe's training pixels")
     parser.add_argument("--test_list", required=True, help="images to score, with their ground truth")
     parser.add_argument("--save_dir", required=True, help="output folder")
     parser.add_argument("--readouts", nargs="+", default=["knn", "cluster"], choices=READOUTS,
                         help="read-outs to compute and score")
+    parser.add_argument("--crf", action="store_true",
+                        help="also score every read-out after a dense CRF on its predictions, as <read-out>_crf "
+                             "(needs the optional pydensecrf2: pip install .[crf])")
     # pyenv/inference.py's earlier spelling, accepted here too; hidden so that --help shows one.
     parser.add_argument("--readout", nargs="+", dest="readouts", default=argparse.SUPPRESS, choices=READOUTS,
                         help=argparse.SUPPRESS)
@@ -57,8 +64,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--overwrite", action="store_true", help="score again what this folder already holds "
                         "(without it, results are reused only when checkpoint, config and lists are the same)")
     args = parser.parse_args(argv)
-    if {"knn", "nn1"} & set(args.readouts) and not args.memory_list:
-        parser.error("--memory_list is required for the knn and nn1 read-outs")
+    if {"knn", "nn1", "linear"} & set(args.readouts) and not args.memory_list:
+        parser.error("--memory_list is required for the knn, nn1 and linear read-outs")
     if args.every_checkpoint and args.checkpoint:
         parser.error("give --checkpoint or --every_checkpoint, not both")
     if not args.snapshot_dir and args.checkpoint in (None, "") and not args.every_checkpoint:
@@ -77,7 +84,8 @@ def scored_source(cfg, checkpoint: Path | None, args: argparse.Namespace) -> dic
             "checkpoint_file": None if stat is None else [stat.st_size, stat.st_mtime_ns],
             "config": json.loads(json.dumps(cfg, sort_keys=True, default=str)),
             "test_list": str(Path(args.test_list).resolve()),
-            "memory_list": args.memory_list and str(Path(args.memory_list).resolve())}
+            "memory_list": args.memory_list and str(Path(args.memory_list).resolve()),
+            **({"crf": True} if args.crf else {})}  # absent without --crf: earlier folders stay reusable
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,13 +109,14 @@ def main(argv: list[str] | None = None) -> int:
             source = scored_source(cfg, checkpoint, args)
             if not args.overwrite and (out / "readout.json").is_file() and (out / SOURCE_FILE).is_file():
                 done = json.loads((out / "readout.json").read_text())
-                if json.loads((out / SOURCE_FILE).read_text()) == source and set(args.readouts) <= set(done):
+                wanted = [*args.readouts, *([f"{r}_crf" for r in args.readouts] if args.crf else [])]
+                if json.loads((out / SOURCE_FILE).read_text()) == source and set(wanted) <= set(done):
                     print(f"[readout] {checkpoint or 'untrained network'}: already scored with the same checkpoint, "
                           f"config and lists -> {out}/readout.json")
-                    return {r: done[r] for r in args.readouts}
+                    return {r: done[r] for r in wanted}
             model = load_model(cfg, checkpoint, device)
             summary = run_readouts(cfg, NetworkSegmenter(cfg, model, device), cfg.dataset.data_dir, args.test_list,
-                                   out, args.readouts, memory_list=args.memory_list, device=device)
+                                   out, args.readouts, memory_list=args.memory_list, device=device, crf=args.crf)
             write_json(out / SOURCE_FILE, source)
             print(f"[readout] {checkpoint or 'untrained network'}: " +
                   ", ".join(f"{r} {s['miou']:.2f}" for r, s in summary.items()) + f" mIoU -> {out}/readout.json")

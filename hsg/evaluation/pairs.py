@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from hsg.data.io import read_label_map
-from hsg.errors import EvalError
+from hsg.errors import DataError, EvalError
 from hsg.evaluation.confusion import add_confusion, confusion_matrix, size_text
 
 _MAX_LISTED = 5  # bad files named in one error message before "... and N more"
@@ -131,17 +131,29 @@ Refine = Callable[[Pair, np.ndarray], np.ndarray]
 
 
 def score_pairs(pairs: Sequence[Pair], num_classes: int, ignore_index: int = 255, workers: int = 4,
-                refine: Refine | None = None) -> np.ndarray:
+                refine: Refine | None = None, label_map: str | None = None) -> np.ndarray:
     """The dataset ``[C, K]`` confusion matrix of ``pairs``, read and counted in ``workers`` threads.
 
     ``refine(pair, prediction)`` optionally rewrites each prediction before counting (dense CRF). The
-    first bad file (in pair order) stops the run with an :class:`EvalError` naming it.
+    ground truth is read as it is, or converted by ``label_map`` (a ``dataset.label_map`` name: COCO-Stuff
+    fine ids to 27 classes, ...), as the read-outs' training and memory images are. The first bad file (in
+    pair order) stops the run with an :class:`EvalError` naming it.
     """
     if not pairs:
         raise EvalError("nothing to evaluate: no prediction/ground-truth pairs")
 
+    def read_gt(path: Path) -> np.ndarray:
+        if label_map is None:
+            return read_label_map(path)
+        from hsg.data.io import read_ground_truth
+
+        try:
+            return read_ground_truth(path, label_map)
+        except DataError as e:
+            raise EvalError(str(e)) from None
+
     def count(pair: Pair) -> np.ndarray:
-        gt = read_label_map(pair.gt)
+        gt = read_gt(pair.gt)
         pred = read_label_map(pair.pred)
         if gt.shape != pred.shape:
             raise EvalError(f"{pair.pred}: prediction has size {size_text(pred)} but its ground truth "
