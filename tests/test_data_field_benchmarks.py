@@ -319,3 +319,22 @@ def test_class_names_of_the_new_datasets() -> None:
     assert DATASETS["coco"].classes == ()  # the recipe's COCO is unlabelled; it is scored on VOC
     with pytest.raises(ValueError, match="coco classes are 0"):
         class_names("coco", 21)
+
+
+def test_potsdam_launcher_lists_the_splits(tmp_path: Path) -> None:
+    """The launcher's LISTS step on the sample layout (every later step switched off)."""
+    import os
+    import subprocess
+    import sys
+
+    root = tmp_path / "potsdam"
+    _potsdam(root)
+    launcher = Path(__file__).resolve().parents[1] / "bashscripts/potsdam/train.sh"
+    env = {**os.environ, "PYTHON": sys.executable, "DATAROOT": str(root), "SNAPSHOT_DIR": str(tmp_path / "snap"),
+           **{f"RUN_{step}": "0" for step in ("OVERSEG", "TRAIN1", "READOUT1", "TRAIN2", "READOUT2")}}
+    done = subprocess.run(["bash", str(launcher)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lists = tmp_path / "snap/lists"
+    assert len(read_list(lists / "potsdam_all.txt", str(root))) == 3
+    assert [Path(s.image).name for s in read_list(lists / "potsdam_memory.txt", str(root))] == ["0_0_0.mat"]
+    assert [Path(s.image).name for s in read_list(lists / "potsdam_test.txt", str(root))] == ["0_0_1.mat"]
