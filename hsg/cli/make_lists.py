@@ -34,13 +34,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(**parser_texts(__doc__))
     p.add_argument("--dataset", required=True, choices=LIST_DATASETS, help="which layout to read")
     p.add_argument("--data_dir", required=True, help="root the list paths are relative to (dataset.data_dir)")
-    p.add_argument("--split", default=None, help="voc12: train, val, trainval, train_aug or all (default train); "
-                                                 "coco: train2017 or val2017; cityscapes and camvid: train, val "
-                                                 "or test; cocostuff: train2017, val2017, curated_train2017 or "
-                                                 "curated_val2017 (IIC's curated ids; default train2017); "
-                                                 "coco_panoptic: train2017 or val2017 (default val2017); potsdam: "
-                                                 "labelled_train (default), unlabelled_train, labelled_test or all; "
-                                                 "kitti_step: train (default), val or test; not used for a folder")
+    p.add_argument("--split", default=None, help="the split, per dataset, its default first: voc12: train, val, "
+                                                 "trainval, train_aug or all; coco: train2017 or val2017; "
+                                                 "cityscapes and camvid: train, val or test; cocostuff: train2017, "
+                                                 "val2017, curated_train2017 or curated_val2017 (IIC's curated ids); "
+                                                 "coco_panoptic: val2017 or train2017; potsdam: labelled_train, "
+                                                 "unlabelled_train, labelled_test or all; kitti_step: train, val or "
+                                                 "test; not used for a folder")
     p.add_argument("--cityscapes_classes", type=int, choices=(19, 27), default=19,
                    help="cityscapes: 19 lists the trainId files first (default); 27 lists the official "
                         "*_gtFine_labelIds.png files, which Cityscapes-27 (dataset.label_map cityscapes27) needs")
@@ -48,7 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="name of the over-segmentation folder (default: rf_0.25_48 for voc12 and coco, "
                         "pmi_0.05 for cityscapes, oversegmentation for the others)")
     p.add_argument("--label_dir", default=None,
-                   help="voc12: label folder under VOC2012 (default: the first of segcls, SegmentationClassAug "
+                   help="voc12: label folder under VOC2012 (by default the first of segcls, SegmentationClassAug "
                         "and SegmentationClass that holds the file); folder: label folder under data_dir; "
                         "coco_panoptic: where the converted COCO-Stuff-27 PNGs are written under data_dir "
                         "(default stuff27)")
