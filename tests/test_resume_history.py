@@ -30,7 +30,8 @@ def test_changes_and_their_line():
            "seed": 1}
     changes = config_changes(old, new)
     assert changes == [("train.batch_size", 4, 8), ("train.crop_size", [48, 48], [64, 64]), ("seed", None, 1)]
-    assert describe_changes(changes) == "train.batch_size: 4 -> 8, train.crop_size: [48, 48] -> [64, 64], seed: null -> 1"
+    assert describe_changes(changes) == ("train.batch_size: 4 -> 8, train.crop_size: [48, 48] -> [64, 64], "
+                                         "seed: null -> 1")
     assert config_changes(old, new, prefix="network.") == []
 
 
