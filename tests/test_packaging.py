@@ -71,3 +71,30 @@ def test_wheel_in_a_fresh_venv_has_the_commands_the_presets_and_runs_the_demo(in
     assert demo.returncode == 0, demo.stderr[-3000:]
     assert "hsg-hierarchy --cfg_path" in demo.stdout
     assert (tmp_path / "demo" / "results.json").is_file()
+
+
+def test_the_python_api_runs_from_the_wheel_in_three_lines(installed, tmp_path, shared_data):
+    """``import hsg; model = hsg.load(checkpoint); model.hierarchy(photo)`` with only the wheel installed: the
+    checkpoint's config is read from the file, no repository is needed."""
+    import torch
+
+    from hsg.config.config import load_config
+    from hsg.engine.checkpoint import save_checkpoint
+    from hsg.models.model import build_model
+
+    cfg = load_config("demo_stage2", ["network.backbone_width=8", "network.embedding_dim=16",
+                                      "network.transformer_heads=2", "test.image_size=64",
+                                      "test.crop_size=[64,64]", "test.stride=[64,64]"])
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "model-600.pth", build_model(cfg), None, 600, cfg.to_dict())
+    photo = next((shared_data / "VOCdevkit" / "VOC2012" / "JPEGImages").glob("*.jpg"))
+    code = (f"import hsg\nmodel = hsg.load('model-600.pth')\nresult = model.hierarchy({str(photo)!r})\n"
+            "print(hsg.__file__, result.fine.shape, result.coarse.max() < 4)")
+    done = _run([str(installed / "python"), "-c", code], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    location, shape = done.stdout.split(" ", 1)
+    assert not location.startswith(str(ROOT)) and location.startswith(str(installed.parent))
+    from PIL import Image
+
+    w, h = Image.open(photo).size
+    assert shape.strip() == f"({h}, {w}) True"

@@ -1,18 +1,21 @@
 """Pictures of the segment hierarchy (over-segmentation, k-means segments, fine and coarse groups) of any
 images, with a stage-2 checkpoint.
 
-    python pyenv/hierarchy.py --cfg_path CFG --checkpoint RUN/model-N.pth --image_dir my_photos --save_dir out
-    python pyenv/hierarchy.py --cfg_path CFG --snapshot_dir RUN --data_dir DATA --data_list LIST \\
+    python pyenv/hierarchy.py --checkpoint RUN/model-N.pth --image_dir my_photos --save_dir out
+    python pyenv/hierarchy.py --snapshot_dir RUN --data_dir DATA --data_list LIST \\
         --save_dir out [--with_oversegmentation]
+
+The config is the checkpoint's own unless ``--cfg_path`` gives another.
 
 A folder of photos needs nothing else: its over-segmentations are read from
 ``IMAGE_DIR/oversegmentation/`` where they exist (``pyenv/oversegment.py --image_dir IMAGE_DIR`` puts them
 there) and made for the others into ``SAVE_DIR/oversegmentation/``; ``--no_oversegmentation`` groups the
 k-means segments alone. Masks and other files stored beside the photos are not taken for photos.
 
-Writes, for each image, ``SAVE_DIR/hierarchy/<level>/<name>.png`` at the image's own size (palette PNGs
-whose values are the ids in the figure's legend and whose colours are the figure's; 255 = none) and one
-composite figure ``SAVE_DIR/hierarchy/figure/<name>.png``; ``<name>`` keeps the photo's sub-folders.
+Writes, for each image, ``SAVE_DIR/hierarchy/<level>/<name>.png`` at the image's own size, each level drawn
+pixel by pixel at that resolution (palette PNGs whose values are the ids in the figure's legend and whose
+colours are the figure's; 255 = none) and one composite figure ``SAVE_DIR/hierarchy/figure/<name>.png``;
+``<name>`` keeps the photo's sub-folders. The same levels from Python: ``hsg.load(CHECKPOINT).hierarchy(images)``.
 """
 
 from __future__ import annotations

@@ -93,7 +93,7 @@ def _check(model, statistics: str) -> None:
         raise ConfigError(f"test.group_statistics must be one of {', '.join(STATISTICS)}, got '{statistics}'")
 
 
-def _group(model, images: torch.Tensor, regions: torch.Tensor, statistics: str, train_output_stride: int):
+def group_views(model, images: torch.Tensor, regions: torch.Tensor, statistics: str, train_output_stride: int):
     """Embed the images and their mirrors, segment and group them: ``(embedding, segments, hierarchy)``
     over the interleaved views (image i = views 2i and 2i+1)."""
     lone = images.shape[0] == 1 and statistics != "running"
@@ -221,7 +221,7 @@ def batch_hierarchy(model, images: torch.Tensor, valid_sizes: list[tuple[int, in
         for i, (h, w) in enumerate(valid_sizes):
             regions[i, :h, :w] = 0
     regions = regions.to(images.device).long()
-    embedding, segments, hierarchy = _group(model, images, regions, statistics, train_output_stride)
+    embedding, segments, hierarchy = group_views(model, images, regions, statistics, train_output_stride)
     centroids = _segment_centroids(embedding, segments) if full_resolution or with_embedding else None
     gh, gw = embedding.shape[-2:]
     result = []
@@ -321,5 +321,6 @@ def hierarchy_pictures(cfg: Config, model, dataset: EvalDataset, save_dir: str |
     return index
 
 
-__all__ = ["HierarchyMaps", "STATISTICS", "assign_pixels", "batch_hierarchy", "grouping_mode", "hierarchy_of_batch",
+__all__ = ["HierarchyMaps", "STATISTICS", "assign_pixels", "batch_hierarchy", "group_views", "grouping_mode",
+           "hierarchy_of_batch",
            "hierarchy_pictures"]
