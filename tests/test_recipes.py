@@ -3,8 +3,9 @@ and ``TRAIN_IMAGES=voc12`` (lists, over-segmentation of the images the mask down
 read-outs), with tiny iterations and a small network through EXTRA_OPTS.
 
 The layout is the downloads' own: ``MSCOCO/images/train2017`` beside ``MSCOCO/seginst/rf_0.25_48/train2017``
-(the original's COCO mask download; ``VOC2012/rf_0.25_48`` its VOC one), ``VOCdevkit/VOC2012/{JPEGImages,segcls,ImageSets/Segmentation}`` and
-SBD's ``benchmark_RELEASE/dataset/{train,val}.txt`` inside VOCdevkit for ``train_aug``. The photos are VOC
+(the original's COCO mask download; ``VOC2012/rf_0.25_48`` its VOC one),
+``VOCdevkit/VOC2012/{JPEGImages,segcls,ImageSets/Segmentation}`` and SBD's
+``benchmark_RELEASE/dataset/{train,val}.txt`` inside VOCdevkit for ``train_aug``. The photos are VOC
 JPEGs from ../shared, linked, never copied into the project."""
 
 from __future__ import annotations
