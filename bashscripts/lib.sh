@@ -79,16 +79,22 @@ hsg_require_dir() {
 }
 
 # hsg_train CFG SNAPSHOT_DIR DATA_DIR DATA_LIST [key=value ...]
-hsg_train() {
-  local cfg=$1 snap=$2 data=$3 list=$4; shift 4
+# hsg_python PROGRAM ARGS...: run a Python program on NUM_GPUS x NNODES processes (torchrun when more than one),
+# as every long step does: training, over-segmentation, read-outs.
+hsg_python() {
   local launcher=("$PYTHON")
   if [ "$NUM_GPUS" -gt 1 ] || [ "$NNODES" -gt 1 ]; then
     launcher=("$PYTHON" -m torch.distributed.run --nproc_per_node "$NUM_GPUS" --nnodes "$NNODES"
               --node_rank "$NODE_RANK" --master_addr "$MASTER_ADDR" --master_port "$MASTER_PORT")
   fi
+  "${launcher[@]}" "$@"
+}
+
+hsg_train() {
+  local cfg=$1 snap=$2 data=$3 list=$4; shift 4
   hsg_log "train $snap ($((NUM_GPUS * NNODES)) process(es))"
   # shellcheck disable=SC2086
-  "${launcher[@]}" "$HSG_ROOT/pyenv/train.py" --cfg_path "$cfg" --snapshot_dir "$snap" --data_dir "$data" \
+  hsg_python "$HSG_ROOT/pyenv/train.py" --cfg_path "$cfg" --snapshot_dir "$snap" --data_dir "$data" \
     --data_list "$list" --opts "$@" $EXTRA_OPTS
 }
 
@@ -98,9 +104,9 @@ hsg_train() {
 # --checkpoint FILE|untrained.
 hsg_readout() {
   local cfg=$1 save=$2 data=$3 memory=$4 test=$5; shift 5
-  hsg_log "read-out -> $save"
+  hsg_log "read-out -> $save ($((NUM_GPUS * NNODES)) process(es))"
   # shellcheck disable=SC2086
-  "$PYTHON" "$HSG_ROOT/pyenv/readout.py" --cfg_path "$cfg" --data_dir "$data" --memory_list "$memory" \
+  hsg_python "$HSG_ROOT/pyenv/readout.py" --cfg_path "$cfg" --data_dir "$data" --memory_list "$memory" \
     --test_list "$test" --save_dir "$save" "$@" --opts $EXTRA_OPTS
 }
 
@@ -194,11 +200,6 @@ hsg_lists() {
 # shards; no process group, the work is on the CPU and each process gets its share of the cores).
 hsg_oversegment() {
   local data=$1 list=$2; shift 2
-  local launcher=("$PYTHON")
-  if [ "$NUM_GPUS" -gt 1 ] || [ "$NNODES" -gt 1 ]; then
-    launcher=("$PYTHON" -m torch.distributed.run --nproc_per_node "$NUM_GPUS" --nnodes "$NNODES"
-              --node_rank "$NODE_RANK" --master_addr "$MASTER_ADDR" --master_port "$MASTER_PORT")
-  fi
   hsg_log "over-segmentation of $list ($((NUM_GPUS * NNODES)) process(es))"
-  "${launcher[@]}" "$HSG_ROOT/pyenv/oversegment.py" --data_dir "$data" --data_list "$list" "$@"
+  hsg_python "$HSG_ROOT/pyenv/oversegment.py" --data_dir "$data" --data_list "$list" "$@"
 }

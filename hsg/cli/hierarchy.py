@@ -27,8 +27,11 @@ from hsg.cli.common import add_inference_flags, base_parser, resolve_config
 from hsg.errors import ConfigError, DataError, user_errors
 
 
-def folder_samples(image_dir: Path, save_dir: Path, oversegmentation: bool, workers: int) -> list:
-    """The photos under ``image_dir`` as samples, with their over-segmentations (found, or made)."""
+def folder_samples(image_dir: Path, save_dir: Path, oversegmentation: bool, workers: int,
+                   share: tuple[int, int] = (0, 1)) -> list:
+    """The photos under ``image_dir`` as samples, with their over-segmentations (found, or made). ``share``
+    ``(rank, processes)``: this process's photos only (every ``processes``-th, from ``rank``), after the
+    output names of all of them were checked."""
     from hsg.data.catalogue import oversegmentation_path
     from hsg.data.listing import folder_images
     from hsg.data.lists import Sample
@@ -37,9 +40,13 @@ def folder_samples(image_dir: Path, save_dir: Path, oversegmentation: bool, work
 
     if not image_dir.is_dir():
         raise DataError(image_dir, "--image_dir is not a directory")
+    from hsg.inference.hierarchy import check_output_names
+
     photos = list(folder_images(image_dir, exclude=(save_dir,)))
     if not photos:
         raise DataError(image_dir, "no images found under the folder")
+    check_output_names([str(Path(p.relative_to(image_dir).as_posix()).with_suffix("")) for p in photos])
+    photos = photos[share[0]::share[1]]
     samples, jobs = [], []
     for photo in photos:
         rel = photo.relative_to(image_dir).as_posix()
@@ -76,20 +83,33 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give --image_dir DIR or --data_list LIST")
     with user_errors("hierarchy"):
         cfg = resolve_config(args, runs_checkpoint=True)
-        from hsg.data.datasets import EvalDataset
-        from hsg.inference.hierarchy import hierarchy_pictures
-        from hsg.inference.load import prepare_model
+        import torch
 
-        model, device, _ = prepare_model(cfg, args.snapshot_dir, args.checkpoint, need_hierarchy=True)
+        from hsg.data.datasets import EvalDataset
+        from hsg.engine import distributed as du
+        from hsg.inference.hierarchy import check_output_names, hierarchy_pictures
+        from hsg.inference.load import load_model, resolve_checkpoint
+
+        # Under torchrun every process draws its share of the images (each image's hierarchy depends on it
+        # alone, so the pictures are those of one process) on the GPU of its local rank.
+        dist = du.init_distributed(cfg.device, cfg.train.dist_timeout_minutes)
+        share = (dist.rank, dist.world_size)
+        model = load_model(cfg, resolve_checkpoint(args.snapshot_dir, args.checkpoint), dist.device,
+                           need_hierarchy=True)
         if args.image_dir:
             samples = folder_samples(Path(args.image_dir), Path(args.save_dir), not args.no_oversegmentation,
-                                     args.workers)
+                                     args.workers, share)
             dataset = EvalDataset(cfg, "", None, not args.no_oversegmentation, samples=samples)
         else:
             if args.no_oversegmentation:
                 raise ConfigError("--no_oversegmentation goes with --image_dir (a list uses "
                                   "--with_oversegmentation to read its column 3)")
             dataset = EvalDataset(cfg, cfg.dataset.data_dir, args.data_list, args.with_oversegmentation)
-        count = hierarchy_pictures(cfg, model, dataset, args.save_dir, device)
-        print(f"[hierarchy] {count} images -> {args.save_dir}/hierarchy/figure")
+            check_output_names([sample.name for sample in dataset.samples])
+            dataset.samples = dataset.samples[share[0]::share[1]]
+        count = hierarchy_pictures(cfg, model, dataset, args.save_dir, dist.device)
+        count = int(du.all_reduce_sum(torch.tensor(float(count), device=dist.device)).item())
+        du.cleanup()
+        if dist.is_main:
+            print(f"[hierarchy] {count} images -> {args.save_dir}/hierarchy/figure")
     return 0

@@ -91,21 +91,26 @@ def scored_source(cfg, checkpoint: Path | None, args: argparse.Namespace) -> dic
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     with user_errors("readout"):
-        cfg = resolve_config(args)
-        from hsg.device import select_device
-        from hsg.models.weights import checkpoint_iteration, list_checkpoints
+        cfg = resolve_config(args, runs_checkpoint=True)
+        from hsg.engine import distributed as du
         from hsg.files import write_json
         from hsg.inference.load import load_model, resolve_checkpoint
         from hsg.inference.readout import load_named_readout, run_readouts
-        from hsg.inference.segmenter import NetworkSegmenter
+        from hsg.inference.segmenter import NetworkSegmenter, ReplaySegmenter, segment_share
+        from hsg.models.weights import checkpoint_iteration, list_checkpoints
         from hsg.vis.curves import plot_learning_curves
 
         baselines = {name: {r: s["miou"] for r, s in data.items()}
                      for name, _, data in (load_named_readout(spec, "--baseline") for spec in args.baseline)}
-        device = select_device(cfg.device)
+        # Under torchrun each process cuts its share of the memory and test images into segments (the
+        # embedding and k-means: nearly all the time) and the main process reads them out and writes.
+        # The others wait while the main process scores (minutes to hours at full scale): a long timeout.
+        dist = du.init_distributed(cfg.device, timeout_minutes=max(cfg.train.dist_timeout_minutes, 360))
+        device = dist.device
         save_dir = Path(args.save_dir)
+        segment_lists = [args.test_list] + ([args.memory_list] if {"knn", "nn1"} & set(args.readouts) else [])
 
-        def score(checkpoint: Path | None, out: Path) -> dict:
+        def reusable(checkpoint: Path | None, out: Path) -> dict | None:
             source = scored_source(cfg, checkpoint, args)
             if not args.overwrite and (out / "readout.json").is_file() and (out / SOURCE_FILE).is_file():
                 done = json.loads((out / "readout.json").read_text())
@@ -114,8 +119,25 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"[readout] {checkpoint or 'untrained network'}: already scored with the same checkpoint, "
                           f"config and lists -> {out}/readout.json")
                     return {r: done[r] for r in wanted}
+            return None
+
+        def score(checkpoint: Path | None, out: Path) -> dict | None:
+            """The read-outs of one checkpoint (on the main process; None on the others)."""
+            done = du.broadcast_object(reusable(checkpoint, out) if dist.is_main else None)
+            if done is not None:
+                return done if dist.is_main else None
+            source = scored_source(cfg, checkpoint, args)
             model = load_model(cfg, checkpoint, device)
-            summary = run_readouts(cfg, NetworkSegmenter(cfg, model, device), cfg.dataset.data_dir, args.test_list,
+            segmenter = NetworkSegmenter(cfg, model, device)
+            if dist.world_size > 1:
+                shares = {name: segment_share(cfg, segmenter, cfg.dataset.data_dir, name, dist.rank, dist.world_size)
+                          for name in segment_lists}
+                gathered = du.gather_to_main(shares)
+                if not dist.is_main:
+                    return None
+                segmenter = ReplaySegmenter(segmenter, {path: result for part in gathered
+                                                        for results in part.values() for path, result in results.items()})
+            summary = run_readouts(cfg, segmenter, cfg.dataset.data_dir, args.test_list,
                                    out, args.readouts, memory_list=args.memory_list, device=device, crf=args.crf)
             write_json(out / SOURCE_FILE, source)
             print(f"[readout] {checkpoint or 'untrained network'}: " +
@@ -125,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.every_checkpoint:
             dirs = args.snapshot_dir or [None]
             score(resolve_checkpoint(dirs[-1], args.checkpoint), save_dir)
+            du.cleanup()
             return 0
         points, offset, starts = [], 0, {}
         names = [Path(run).name for run in args.snapshot_dir]
@@ -142,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
                 points.append({"iteration": offset + iteration, "run": str(run), "checkpoint": str(path),
                                "readouts": summary})
             offset += checkpoint_iteration(checkpoints[-1])
+        du.cleanup()
+        if not dist.is_main:
+            return 0
         curve = {"points": points, "baselines": baselines, "title": args.title, "starts": starts}
         write_json(save_dir / "curve.json", curve)
         plot_learning_curves({p["iteration"]: {r: s["miou"] for r, s in p["readouts"].items()} for p in points},

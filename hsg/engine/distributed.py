@@ -173,6 +173,16 @@ def all_gather_object(obj):
     return out
 
 
+def gather_to_main(obj):
+    """Every process's ``obj`` (picklable) in rank order on process 0; None on the others (memory: only the
+    main process holds them all)."""
+    if not is_distributed():
+        return [obj]
+    out = [None] * dist.get_world_size() if dist.get_rank() == 0 else None
+    dist.gather_object(obj, out, dst=0)
+    return out
+
+
 def all_reduce_mean(values: dict[str, float], device: torch.device) -> dict[str, float]:
     """Average a dict of floats over processes (for logging the same numbers on every rank)."""
     if not is_distributed() or not values:

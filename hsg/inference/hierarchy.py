@@ -288,6 +288,17 @@ def hierarchy_of_batch(cfg: Config, model, batch: dict, device: torch.device, wi
     return results
 
 
+def check_output_names(names: list[str]) -> None:
+    """Two images whose pictures would overwrite each other (the same path with another extension) are an
+    error naming the output, before anything is drawn."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise DataError(name, "two images share this output name (the same path with another extension); "
+                                  "rename one of them")
+        seen.add(name)
+
+
 def hierarchy_pictures(cfg: Config, model, dataset: EvalDataset, save_dir: str | Path, device: torch.device) -> int:
     """For every image of ``dataset``: a PNG of each level at the image's own size
     (``hierarchy/<level>/<name>.png``, see :func:`hsg.vis.pictures.level_picture`: palette PNGs in the
@@ -296,10 +307,7 @@ def hierarchy_pictures(cfg: Config, model, dataset: EvalDataset, save_dir: str |
     Images are grouped in batches of ``test.batch_size``. Returns the number of images."""
     save_dir = Path(save_dir)
     names = [sample.name for sample in dataset.samples]
-    clash = next((n for n in set(names) if names.count(n) > 1), None)
-    if clash is not None:
-        raise DataError(clash, "two images share this output name (the same path with another extension); "
-                               "rename one of them")
+    check_output_names(names)
     queries = {"fine": cfg.train.fine_hrchy_clusters, "coarse": cfg.train.coarse_hrchy_clusters}
     loader = build_eval_loader(cfg, dataset, batch_size=cfg.test.batch_size)
     index = 0
@@ -321,6 +329,6 @@ def hierarchy_pictures(cfg: Config, model, dataset: EvalDataset, save_dir: str |
     return index
 
 
-__all__ = ["HierarchyMaps", "STATISTICS", "assign_pixels", "batch_hierarchy", "group_views", "grouping_mode",
-           "hierarchy_of_batch",
+__all__ = ["HierarchyMaps", "STATISTICS", "assign_pixels", "batch_hierarchy", "check_output_names", "group_views",
+           "grouping_mode", "hierarchy_of_batch",
            "hierarchy_pictures"]

@@ -128,4 +128,43 @@ def segment_images(cfg: Config, segmenter: Segmenter, data_dir: str, data_list: 
                 index += 1
 
 
-__all__ = ["ImageSegments", "NetworkSegmenter", "Segmenter", "output_names", "resize_label", "segment_images"]
+def batch_share(count: int, batch_size: int, rank: int, world: int) -> list[int]:
+    """The dataset indices of the batches ``rank, rank + world, ...`` of an in-order loader: each process of a
+    job takes whole batches of the one-process run, so every image is cut into segments in the same batch,
+    on the same canvas, as it would be by one process, and the numbers are the same."""
+    batches = range(rank, -(-count // batch_size), world)
+    return [i for b in batches for i in range(b * batch_size, min((b + 1) * batch_size, count))]
+
+
+def segment_share(cfg: Config, segmenter: Segmenter, data_dir: str, data_list: str, rank: int, world: int
+                  ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """This process's share of a list cut into segments: ``{image path: (ids int32 [h, w], features [S, D])}``
+    (see :func:`batch_share`); the processes of a job together cover the list once."""
+    dataset = EvalDataset(cfg, data_dir, data_list, with_oversegmentation=segmenter.needs_oversegmentation)
+    share = torch.utils.data.Subset(dataset, batch_share(len(dataset), cfg.test.batch_size, rank, world))
+    out = {}
+    with torch.no_grad():
+        for batch in build_eval_loader(cfg, share):
+            for path, (ids, features) in zip(batch["image_path"], segmenter(batch)):
+                out[path] = (ids.to(torch.int32), features)
+    return out
+
+
+class ReplaySegmenter:
+    """Segments computed before, by the processes of a ``torchrun`` job (:func:`segment_share`), handed out
+    by image path: the read-outs then run on one process exactly as if it had computed them. The network
+    (``model``, ``device``) stays reachable for what embeds pixels itself (the linear probe)."""
+
+    def __init__(self, base: Segmenter, results: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> None:
+        self.results = results
+        self.needs_oversegmentation = base.needs_oversegmentation
+        for name in ("model", "device"):
+            if hasattr(base, name):
+                setattr(self, name, getattr(base, name))
+
+    def __call__(self, batch: dict[str, Any]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return [(self.results[path][0].long(), self.results[path][1]) for path in batch["image_path"]]
+
+
+__all__ = ["ImageSegments", "NetworkSegmenter", "ReplaySegmenter", "Segmenter", "batch_share", "output_names",
+           "resize_label", "segment_images", "segment_share"]
