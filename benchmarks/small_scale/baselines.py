@@ -30,6 +30,7 @@ from PIL import Image
 from hsg.cli.common import parser_texts
 from hsg.config.config import load_config
 from hsg.errors import user_errors
+from hsg.inference.readout import READOUTS
 
 
 class RawPixels(nn.Module):
@@ -76,8 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory_list", default=None, help="labelled images of the memory (knn and nn1)")
     parser.add_argument("--test_list", required=True, help="images to score (needs column 3 for region_histograms)")
     parser.add_argument("--save_dir", required=True, help="output folder")
-    parser.add_argument("--readouts", nargs="+", default=["knn", "cluster"],
-                        choices=("knn", "nn1", "cluster", "oracle"), help="read-outs to compute and score")
+    parser.add_argument("--readouts", nargs="+", default=["knn", "cluster"], choices=READOUTS,
+                        help="read-outs to compute and score (linear: a linear probe on the baseline's pixel "
+                             "features: colour and position, or the region's histogram)")
+    parser.add_argument("--crf", action="store_true", help="also score every read-out after a dense CRF")
     args = parser.parse_args(argv)
     with user_errors("baselines"):
         from hsg.device import select_device
@@ -89,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         segmenter = NetworkSegmenter(cfg, RawPixels().to(device), device) if args.kind == "raw_pixels" \
             else RegionHistograms()
         summary = run_readouts(cfg, segmenter, args.data_dir, args.test_list, args.save_dir, args.readouts,
-                               memory_list=args.memory_list, device=device)
+                               memory_list=args.memory_list, device=device, crf=args.crf)
         print(f"[baselines] {args.kind}: " + ", ".join(f"{r} {s['miou']:.2f}" for r, s in summary.items()) +
               f" mIoU -> {args.save_dir}/readout.json")
     return 0
