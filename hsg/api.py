@@ -163,20 +163,19 @@ class HSG:
     @torch.no_grad()
     def embed(self, images: Image | Sequence[Image]) -> np.ndarray | list[np.ndarray]:
         """L2-normalised pixel embeddings ``[C, H, W]`` (float32) at each image's own size, as the read-outs
-        compute them (sliding window, ``test.scales`` and ``test.flip``, the inference output stride)."""
+        compute them (sliding window, ``test.scales`` and ``test.flip``, the inference output stride). Each
+        image is embedded on its own canvas, so its embedding does not depend on the other images."""
         single = not isinstance(images, (list, tuple))
-        items = self._items([images] if single else list(images), False, 0)
         t = self.cfg.test
         out: list[np.ndarray] = []
-        for _, batch in self._batches(items):
-            canvas = batch["image"].to(self.device)
-            emb = embed_images(self.network, canvas, tuple(t.crop_size), tuple(t.stride), t.scales, t.flip,
-                               amp=self.cfg.train.amp and self.device.type == "cuda")
-            for i, ((h, w), size) in enumerate(zip(batch["valid_size"], batch["orig_size"])):
-                one = emb[i:i + 1, :, :h, :w]
-                if (h, w) != tuple(size):
-                    one = F.interpolate(one, size=tuple(size), mode="bilinear", align_corners=False)
-                out.append(F.normalize(one[0], dim=0).cpu().numpy())
+        for item in self._items([images] if single else list(images), False, 0):
+            emb = embed_images(self.network, item["image"][None].to(self.device), tuple(t.crop_size),
+                               tuple(t.stride), t.scales, t.flip, amp=self.cfg.train.amp and self.device.type == "cuda")
+            (h, w), size = item["valid_size"], tuple(item["orig_size"])
+            one = emb[:, :, :h, :w]
+            if (h, w) != size:
+                one = F.interpolate(one, size=size, mode="bilinear", align_corners=False)
+            out.append(F.normalize(one[0], dim=0).cpu().numpy())
         return out[0] if single else out
 
 

@@ -121,6 +121,7 @@ def test_embed_and_the_embedding_of_a_hierarchy_are_normalised_maps_at_the_image
         w, h = Image.open(photo).size
         assert emb.shape == (model.cfg.network.embedding_dim, h, w) and emb.dtype == np.float32
         np.testing.assert_allclose(np.linalg.norm(emb, axis=0), 1.0, atol=1e-4)
+    assert np.array_equal(model.embed(photos[1]), maps[1])  # alone or beside another image: the same
     result = model.hierarchy(photos[0], with_embedding=True)
     assert result.embedding.shape == maps[0].shape
 
