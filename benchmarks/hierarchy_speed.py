@@ -49,8 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline_checkout", type=Path, default=None,
                         help="another checkout whose pyenv/hierarchy.py is timed too (its config: the checkpoint's "
                              "config.yaml beside it, or --cfg_path)")
-    parser.add_argument("--cfg_path", default=None, help="config for the programs (default: config.yaml beside the "
-                                                          "checkpoint)")
+    parser.add_argument("--cfg_path", default=None, help="config for the programs, relative to each checkout (e.g. "
+                                                          "configs/camvid_stage2.yaml; default: config.yaml beside "
+                                                          "the checkpoint)")
     parser.add_argument("--workers", type=int, default=1, help="over-segmentation processes of the programs")
     parser.add_argument("--repeats", type=int, default=2, help="timings per row; the fastest is kept")
     parser.add_argument("--out", default=None, help="JSON file for the results")
@@ -62,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     photos = sorted(folder_images(args.image_dir))[:args.limit or None]
     if not photos:
         parser.error(f"no photos under {args.image_dir}")
-    cfg = args.cfg_path or str(Path(args.checkpoint).parent / "config.yaml")
+    checkpoint = str(Path(args.checkpoint).resolve())  # the programs run inside their checkouts
+    cfg = args.cfg_path or str(Path(checkpoint).parent / "config.yaml")  # a relative one: each checkout's own
     with tempfile.TemporaryDirectory() as tmp:  # the folder holds the photos alone, so nothing is reused
         folder = Path(tmp) / "photos"
         folder.mkdir()
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.baseline_checkout:
             checkouts.append((f"pyenv/hierarchy.py --image_dir ({args.baseline_checkout})", args.baseline_checkout))
         for name, checkout in checkouts:
-            rows[name] = min(time_program(sys.executable, checkout, args.checkpoint, cfg, folder, args.workers)
+            rows[name] = min(time_program(sys.executable, checkout, checkpoint, cfg, folder, args.workers)
                              for _ in range(args.repeats))
     n = len(photos)
     print(f"\n{n} photos of {args.image_dir}, 1 process, {os.cpu_count()} cores\n")
