@@ -14,8 +14,8 @@ original's training step) per level (fine, coarse): the *oracle* mIoU (every gro
 its majority class, then mIoU over the list: how well groups follow classes), the *purity* (share of
 labelled pixels whose group's majority class is their own), the *view agreement* (share of grid cells
 whose group is the same in the image and its mirror image, which are grouped jointly), and the share of
-pixels whose group changes when the images get other batch-mates (the list rotated by half a batch; 0 for a
-batch-independent choice).
+pixels whose group changes when the images get other batch-mates (the list rotated by half a batch; groups
+matched one to one first, so a renumbering is no change; 0 for a batch-independent choice).
 
 ``boundaries`` over-segments the BSDS500 val images (the gradient detector, the default 48 regions), draws
 the finest level (the k-means segments cut by the regions) as the embedding grid's cells enlarged by
@@ -67,6 +67,19 @@ def _group_maps(model, batch: dict, device) -> list[dict[str, np.ndarray]]:
             agree[name] += same.cpu().tolist()
     return [{"fine": m.fine, "coarse": m.coarse, "fine_agree": agree["fine"][k], "coarse_agree": agree["coarse"][k]}
             for k, m in enumerate(maps)]
+
+
+def _changed(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of pixels in another group between two groupings of one image, after matching the groups one to
+    one (a mere renumbering of the groups is no change)."""
+    from scipy.optimize import linear_sum_assignment
+
+    _, ia = np.unique(a, return_inverse=True)
+    _, ib = np.unique(b, return_inverse=True)
+    table = np.zeros((ia.max() + 1, ib.max() + 1), np.int64)
+    np.add.at(table, (ia.ravel(), ib.ravel()), 1)
+    rows, cols = linear_sum_assignment(-table)
+    return 1.0 - table[rows, cols].sum() / a.size
 
 
 def _majority_map(groups: np.ndarray, label: np.ndarray, ignore: int, num_classes: int) -> np.ndarray:
@@ -124,7 +137,7 @@ def run_groups(args) -> dict:
                           "view_agreement": 100 * float(np.mean([forward[k][f"{level}_agree"] for k in forward])),
                           "groups_per_image": float(np.mean([len(np.unique(forward[k][level])) for k in forward]))}
             if len(per_order) == 2:
-                changed = [np.mean(forward[k][level] != per_order[1][k][level]) for k in forward]
+                changed = [_changed(forward[k][level], per_order[1][k][level]) for k in forward]
                 row[level]["changed_by_batch_mates"] = 100 * float(np.mean(changed))
             else:
                 row[level]["changed_by_batch_mates"] = 0.0
