@@ -155,18 +155,37 @@ def assign_pixels(embedding: torch.Tensor, centroids: torch.Tensor, segment_regi
     rows_per_chunk = max(1, _CHUNK_PIXELS // big_w)
     ids = torch.empty(big_h, big_w, dtype=torch.long, device=embedding.device)
     dense = embedding.new_empty(c, big_h, big_w) if with_embedding else None
+    # The k-means vector of a pixel is (e/|e|, y, x) / sqrt(1 + y^2 + x^2); that last factor is positive and
+    # the same for every segment, so the nearest centroid is the argmax of e/|e| . c_e + (y, x) . c_yx.
+    by_embedding, by_location = centroids[:, :c].t(), centroids[:, c:].t()
+    only = None  # region -> its one segment (-1: none or several), so most pixels need no scoring
+    if regions is not None:
+        size = int(max(regions.max().item(), segment_region.max().item())) + 1
+        count = torch.bincount(segment_region, minlength=size)
+        only = torch.full((size,), -1, dtype=torch.long, device=embedding.device)
+        single = count[segment_region] == 1
+        only[segment_region[single]] = torch.nonzero(single).squeeze(1)
     for start in range(0, big_h, rows_per_chunk):
         rows = slice(start, min(big_h, start + rows_per_chunk))
+        chunk = ids[rows].view(-1)
+        todo = None
+        if only is not None:
+            chunk.copy_(only[regions[rows].reshape(-1)])
+            todo = torch.nonzero(chunk < 0).squeeze(1)
+            if todo.numel() == 0 and dense is None:
+                continue
         sample, loc = _sample_positions(out_size, valid, canvas, (h, w), rows, embedding.device)
         up = F.grid_sample(embedding[None], sample, mode="bilinear", padding_mode="border", align_corners=False)
-        up = l2_normalize(up[0].reshape(c, -1).t())  # [r * W, C]
+        up = l2_normalize(up[0].reshape(c, -1).t().contiguous())  # [r * W, C]
         if dense is not None:
             dense[:, rows] = up.t().reshape(c, rows.stop - rows.start, big_w)
-        scores = l2_normalize(torch.cat([up, loc], dim=1)) @ centroids.t()  # [r * W, S]
-        if regions is not None:
-            same = regions[rows].reshape(-1, 1) == segment_region[None, :]
-            scores = torch.where(same | ~same.any(dim=1, keepdim=True), scores, torch.finfo(scores.dtype).min)
-        ids[rows] = scores.argmax(dim=1).view(rows.stop - rows.start, big_w)
+        if todo is None:
+            chunk.copy_(torch.addmm(loc @ by_location, up, by_embedding).argmax(dim=1))
+            continue
+        scores = torch.addmm(loc[todo] @ by_location, up[todo], by_embedding)  # [n, S], each within [-2, 2]
+        # A segment of the pixel's own region outscores every other one (none there: the nearest anywhere).
+        scores.add_((regions[rows].reshape(-1)[todo, None] == segment_region[None, :]).to(scores.dtype), alpha=8.0)
+        chunk[todo] = scores.argmax(dim=1)
     return ids, dense
 
 
