@@ -27,13 +27,15 @@ sys.path.insert(0, str(ROOT))
 from hsg.cli.common import parser_texts  # noqa: E402
 
 
-def time_program(python: str, checkout: Path, checkpoint: str, cfg: str, image_dir: Path, workers: int) -> float:
+def time_program(python: str, checkout: Path, checkpoint: str, cfg: str, image_dir: Path, workers: int,
+                 opts: list[str]) -> float:
     """Wall seconds of ``checkout/pyenv/hierarchy.py`` on the folder, over-segmentations made afresh."""
     with tempfile.TemporaryDirectory() as out:
         env = dict(os.environ, PYTHONPATH=str(checkout))
         start = time.perf_counter()
         done = subprocess.run([python, str(checkout / "pyenv" / "hierarchy.py"), "--cfg_path", cfg, "--checkpoint",
-                               checkpoint, "--image_dir", str(image_dir), "--save_dir", out, "--workers", str(workers)],
+                               checkpoint, "--image_dir", str(image_dir), "--save_dir", out, "--workers", str(workers),
+                               *(["--opts", *opts] if opts else [])],
                               env=env, capture_output=True, text=True, cwd=checkout)
         seconds = time.perf_counter() - start
     if done.returncode != 0:
@@ -54,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
                                                           "the checkpoint)")
     parser.add_argument("--workers", type=int, default=1, help="over-segmentation processes of the programs")
     parser.add_argument("--repeats", type=int, default=2, help="timings per row; the fastest is kept")
+    parser.add_argument("--opts", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="config overrides of this checkout's rows (Python and program), e.g. test.group_statistics=image")
     parser.add_argument("--out", default=None, help="JSON file for the results")
     args = parser.parse_args(argv)
 
@@ -71,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         for photo in photos:
             shutil.copy2(photo, folder / photo.name)
         rows: dict[str, float] = {}
-        model = hsg.load(args.checkpoint, device="cpu")
+        model = hsg.load(args.checkpoint, device="cpu", cfg_overrides=args.opts)
         model.hierarchy(photos[:1])  # warm-up (first calls allocate)
         best = float("inf")
         for _ in range(args.repeats):
@@ -83,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.baseline_checkout:
             checkouts.append((f"pyenv/hierarchy.py --image_dir ({args.baseline_checkout})", args.baseline_checkout))
         for name, checkout in checkouts:
-            rows[name] = min(time_program(sys.executable, checkout, checkpoint, cfg, folder, args.workers)
+            opts = args.opts if checkout == ROOT else []
+            rows[name] = min(time_program(sys.executable, checkout, checkpoint, cfg, folder, args.workers, opts)
                              for _ in range(args.repeats))
     n = len(photos)
     print(f"\n{n} photos of {args.image_dir}, 1 process, {os.cpu_count()} cores\n")

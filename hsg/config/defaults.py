@@ -231,12 +231,13 @@ DEFAULTS: dict[str, Any] = {
         "linear_lr": K(0.05, "Learning rate of the linear probe (Adam, constant).", check=_positive),
         "linear_weight_decay": K(0.0, "Weight decay of the linear probe.", low=0.0),
         "batch_size": K(1, "Images embedded at once during prototype building and inference.", low=1),
-        "group_statistics": K("running", "How the clustering transformers normalise when they group a test "
-                                         "image's segments into fine and coarse groups: 'running' with the "
-                                         "statistics learned in training (an image's groups do not depend on "
-                                         "its batch), 'image' with each image's own sequence, 'batch' with the "
-                                         "batch being grouped (the original's training step; depends on the "
-                                         "batch-mates). Chosen on CamVid and VOC: docs/deviations.md.",
+        "group_statistics": K("image", "How the clustering transformers normalise when they group a test "
+                                       "image's segments into fine and coarse groups: 'image' with the image's "
+                                       "own sequence (beside its upside-down copy), 'running' with the statistics "
+                                       "learned in training (both: an image's groups do not depend on its "
+                                       "batch), 'batch' with the batch being grouped (the original's training "
+                                       "step; depends on the batch-mates). Chosen on CamVid and VOC: "
+                                       "docs/ablations.md#the-hierarchy-at-test-time.",
                               choices=("running", "image", "batch")),
     },
 }

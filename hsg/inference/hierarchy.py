@@ -8,14 +8,14 @@ computed as in that step, so that what a figure shows is what the losses shaped:
 * each image is paired with its mirror image as the second view, so its node sequence holds the segments
   of two views, as in training, and the groups are shared by both.
 
-**An image's hierarchy depends on the image and the model alone** (``test.group_statistics``, see
-docs/deviations.md). The transformers normalise with BatchNorm; in the original's training step they always
+**An image's hierarchy depends on the image and the model alone** (``test.group_statistics``, measured in
+docs/ablations.md). The transformers normalise with BatchNorm; in the original's training step they always
 used the statistics of the batch being grouped, so the same photo would get other groups beside other
-photos. The default, ``running``, normalises with the running statistics the transformers learned in
-training (eval mode), so batches of any size and order give the same answer. ``image`` groups every image
-alone with batch statistics (paired with its upside-down copy, whose result is discarded: BatchNorm over
-one sequence has no spread in the decoder's per-sequence statistics), and ``batch`` is the original's
-training behaviour, kept to measure the choice (``benchmarks/hierarchy_grouping.py``).
+photos. The default, ``image``, groups every image alone with the statistics of its own sequence, paired
+with its upside-down copy (whose result is discarded: the decoder batch-normalises per-sequence statistics,
+which one sequence cannot spread); its groups follow the classes best on CamVid and VOC. ``running`` uses
+the statistics the transformers learned in training (eval mode); ``batch`` is the original's training
+behaviour, kept to measure the choice (``benchmarks/hierarchy_levels.py``).
 
 **Levels are drawn at the image's own resolution**: every pixel of the photo takes the segment whose
 centroid (embedding and location, the vector k-means clusters) is nearest to its bilinearly upsampled
@@ -205,7 +205,7 @@ def _resize_nearest(labels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor
 @torch.no_grad()
 def batch_hierarchy(model, images: torch.Tensor, valid_sizes: list[tuple[int, int]],
                     oversegmentation: torch.Tensor | None = None, *, train_output_stride: int,
-                    statistics: str = "running", out_sizes: list[tuple[int, int]] | None = None,
+                    statistics: str = "image", out_sizes: list[tuple[int, int]] | None = None,
                     full_regions: list[np.ndarray | None] | None = None, full_resolution: bool = True,
                     with_embedding: bool = False) -> list[HierarchyMaps]:
     """The hierarchy of every image of a batch.
