@@ -13,6 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
+from hsg.evaluation.crf import crf_available
 from hsg.inference.embed import embed_images, window_starts
 from hsg.inference.memory import image_segments, knn_vote, load_memory, majority_labels, save_prototypes
 
@@ -319,6 +320,30 @@ def test_readout_entry_scores_every_readout_and_the_learning_curve(voc_run):
     p = _run("readout.py", *common, "--snapshot_dir", str(s1), "--save_dir", str(voc_run / "x"),
              "--baseline", "untrained")
     assert p.returncode == 1 and "NAME=READOUT_JSON" in p.stderr
+
+
+@pytest.mark.skipif(not crf_available(), reason="pydensecrf2 (the optional CRF) is not installed")
+def test_crf_on_a_scored_folder_refines_its_saved_predictions_without_embedding_again(voc_run):
+    """``--crf`` on a folder scored without it adds the ``_crf`` rows from the saved predictions: the plain
+    scores stay, and the memory (written by the embedding pass) is not written again."""
+    common = ["--cfg_path", str(voc_run / "stage2" / "config.yaml"), "--memory_list", str(voc_run / "memory.txt"),
+              "--test_list", str(voc_run / "test.txt"), "--checkpoint", "untrained", "--save_dir",
+              str(voc_run / "ro_crf"), "--readouts", "knn", "cluster", "--opts", "test.kmeans_num_clusters=[3,3]"]
+    p = _run("readout.py", *common)
+    assert p.returncode == 0, p.stderr[-2000:]
+    plain = json.loads((voc_run / "ro_crf" / "readout.json").read_text())
+    memory = sorted((voc_run / "ro_crf" / "memory").rglob("*"))
+    written = [path.stat().st_mtime_ns for path in memory]
+    p = _run("readout.py", *common, "--crf")
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "scored after the dense CRF" in p.stdout
+    refined = json.loads((voc_run / "ro_crf" / "readout.json").read_text())
+    assert set(refined) == {"knn", "cluster", "knn_crf", "cluster_crf"}
+    assert {r: refined[r]["miou"] for r in plain} == {r: plain[r]["miou"] for r in plain}
+    assert [path.stat().st_mtime_ns for path in memory] == written
+    assert json.loads((voc_run / "ro_crf" / "knn_vote_crf.json").read_text())["crf"]
+    again = _run("readout.py", *common, "--crf")
+    assert again.returncode == 0 and "already scored" in again.stdout
 
 
 def test_label_free_restarts_keep_the_best_objective_so_the_seed_hardly_matters():

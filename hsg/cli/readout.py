@@ -84,8 +84,7 @@ def scored_source(cfg, checkpoint: Path | None, args: argparse.Namespace) -> dic
             "checkpoint_file": None if stat is None else [stat.st_size, stat.st_mtime_ns],
             "config": json.loads(json.dumps(cfg, sort_keys=True, default=str)),
             "test_list": str(Path(args.test_list).resolve()),
-            "memory_list": args.memory_list and str(Path(args.memory_list).resolve()),
-            **({"crf": True} if args.crf else {})}  # absent without --crf: earlier folders stay reusable
+            "memory_list": args.memory_list and str(Path(args.memory_list).resolve())}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         from hsg.engine import distributed as du
         from hsg.files import write_json
         from hsg.inference.load import load_model, resolve_checkpoint
-        from hsg.inference.readout import load_named_readout, run_readouts
+        from hsg.inference.readout import load_named_readout, run_readouts, write_scores
         from hsg.inference.segmenter import NetworkSegmenter, ReplaySegmenter, segment_share
         from hsg.models.weights import checkpoint_iteration, list_checkpoints
         from hsg.vis.curves import plot_learning_curves
@@ -111,14 +110,25 @@ def main(argv: list[str] | None = None) -> int:
         segment_lists = [args.test_list] + ([args.memory_list] if {"knn", "nn1"} & set(args.readouts) else [])
 
         def reusable(checkpoint: Path | None, out: Path) -> dict | None:
+            """The folder's scores when they answer this command (same source, every read-out asked for);
+            with ``--crf`` on a folder scored without it, its saved predictions are refined and scored here."""
             source = scored_source(cfg, checkpoint, args)
-            if not args.overwrite and (out / "readout.json").is_file() and (out / SOURCE_FILE).is_file():
-                done = json.loads((out / "readout.json").read_text())
-                wanted = [*args.readouts, *([f"{r}_crf" for r in args.readouts] if args.crf else [])]
-                if json.loads((out / SOURCE_FILE).read_text()) == source and set(wanted) <= set(done):
-                    print(f"[readout] {checkpoint or 'untrained network'}: already scored with the same checkpoint, "
-                          f"config and lists -> {out}/readout.json")
-                    return {r: done[r] for r in wanted}
+            if args.overwrite or not (out / "readout.json").is_file() or not (out / SOURCE_FILE).is_file():
+                return None
+            if json.loads((out / SOURCE_FILE).read_text()) != source:
+                return None
+            done = json.loads((out / "readout.json").read_text())
+            wanted = [*args.readouts, *([f"{r}_crf" for r in args.readouts] if args.crf else [])]
+            if set(wanted) <= set(done):
+                print(f"[readout] {checkpoint or 'untrained network'}: already scored with the same checkpoint, "
+                      f"config and lists -> {out}/readout.json")
+                return {r: done[r] for r in wanted}
+            if args.crf and set(args.readouts) <= set(done):
+                summary = write_scores(cfg, out, cfg.dataset.data_dir, args.test_list, args.readouts,
+                                       args.memory_list, crf=True)
+                print(f"[readout] {checkpoint or 'untrained network'}: the saved predictions scored after the "
+                      f"dense CRF -> {out}/readout.json")
+                return summary
             return None
 
         def score(checkpoint: Path | None, out: Path) -> dict | None:

@@ -377,6 +377,20 @@ def run_readouts(cfg: Config, segmenter: Segmenter, data_dir: str, test_list: st
         predict(cfg, segmenter, data_dir, test_list, test_dir, readouts, memory, device)
     if "linear" in readouts:
         linear_readout(cfg, segmenter, data_dir, memory_list, test_list, test_dir)
+    return write_scores(cfg, save_dir, data_dir, test_list, readouts, memory_list, crf)
+
+
+def write_scores(cfg: Config, save_dir: str | Path, data_dir: str, test_list: str, readouts: Iterable[str],
+                 memory_list: str | None = None, crf: bool = False) -> dict:
+    """Score the predictions ``save_dir/test`` holds and write ``readout.json`` and one results file per
+    read-out. Apart from :func:`run_readouts` so that a folder already scored gets its CRF rows from the
+    saved predictions, without embedding the images again (the CRF is minutes; the embedding can be hours)."""
+    save_dir = Path(save_dir)
+    test_dir = save_dir / "test"
+    readouts = tuple(readouts)
+    for readout in readouts:
+        if not (test_dir / FOLDERS[readout]).is_dir():
+            raise DataError(test_dir / FOLDERS[readout], f"no predictions of the {readout} read-out to score")
     reports = score(cfg, test_dir, data_dir, test_list, readouts, crf)
     summary = {readout: {"miou": r["miou"], "pixel_acc": r["pixel_acc"], "miou_present": r["miou_present"],
                          "per_class_iou": {(row["name"] or str(row["id"])): round(row["iou"], 2)
@@ -405,4 +419,4 @@ def load_named_readout(spec: str, flag: str) -> tuple[str, str, dict]:
 
 __all__ = ["FOLDERS", "NEEDS_MEMORY", "READOUTS", "RESULT_NAMES", "SCORING", "build_memory", "crf_refine",
            "label_free_clusters", "linear_readout", "load_named_readout", "overcluster_k", "pixel_embeddings",
-           "predict", "result_name", "run_readouts", "sample_pixels", "score", "train_linear_probe"]
+           "predict", "result_name", "run_readouts", "sample_pixels", "score", "train_linear_probe", "write_scores"]
