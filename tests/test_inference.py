@@ -334,15 +334,15 @@ def test_crf_on_a_scored_folder_refines_its_saved_predictions_without_embedding_
     plain = json.loads((voc_run / "ro_crf" / "readout.json").read_text())
     memory = sorted((voc_run / "ro_crf" / "memory").rglob("*"))
     written = [path.stat().st_mtime_ns for path in memory]
-    p = _run("readout.py", *common, "--crf")
+    p = _run("readout.py", *common[:-4], "knn", *common[-2:], "--crf")  # the CRF of one read-out of two
     assert p.returncode == 0, p.stderr[-2000:]
     assert "scored after the dense CRF" in p.stdout
     refined = json.loads((voc_run / "ro_crf" / "readout.json").read_text())
-    assert set(refined) == {"knn", "cluster", "knn_crf", "cluster_crf"}
+    assert set(refined) == {"knn", "cluster", "knn_crf"}
     assert {r: refined[r]["miou"] for r in plain} == {r: plain[r]["miou"] for r in plain}
     assert [path.stat().st_mtime_ns for path in memory] == written
     assert json.loads((voc_run / "ro_crf" / "knn_vote_crf.json").read_text())["crf"]
-    again = _run("readout.py", *common, "--crf")
+    again = _run("readout.py", *common[:-4], "knn", *common[-2:], "--crf")
     assert again.returncode == 0 and "already scored" in again.stdout
 
 

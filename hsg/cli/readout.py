@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.crf and set(args.readouts) <= set(done):
                 summary = write_scores(cfg, out, cfg.dataset.data_dir, args.test_list, args.readouts,
                                        args.memory_list, crf=True)
+                write_json(out / "readout.json", {**done, **summary})  # read-outs not asked for stay listed
                 print(f"[readout] {checkpoint or 'untrained network'}: the saved predictions scored after the "
                       f"dense CRF -> {out}/readout.json")
                 return summary
