@@ -64,11 +64,13 @@ def spherical_kmeans(features: torch.Tensor, valid: torch.Tensor, init_labels: t
     """
     n, m, d = features.shape
     labels = init_labels.expand(n, m).clone() if init_labels.dim() == 1 else init_labels.clone()
-    weights = valid.to(features.dtype).unsqueeze(-1)
+    # The members' vectors, padding zeroed, are the same every iteration: made once (at inference on a
+    # 512x512 canvas this product was a third of the k-means' time when it was redone per iteration).
+    members = (features if bool(valid.all()) else features * valid.to(features.dtype).unsqueeze(-1)).reshape(-1, d)
     offsets = (torch.arange(n, device=features.device) * num_clusters)[:, None]
     for _ in range(iterations):
         sums = features.new_zeros(n * num_clusters, d)
-        sums.index_add_(0, (labels + offsets).reshape(-1), (features * weights).reshape(-1, d))
+        sums.index_add_(0, (labels + offsets).reshape(-1), members)
         prototypes = l2_normalize(sums).view(n, num_clusters, d)
         labels = torch.bmm(features, prototypes.transpose(1, 2)).argmax(dim=-1)
     return labels
