@@ -423,7 +423,20 @@ def test_results_table_of_readouts(tmp_path):
     md = (tmp_path / "results.md").read_text()
     assert "| model | kNN vote mIoU % (the protocol) | label-free mIoU % | oracle mIoU % | pixel acc % (kNN) |" in md
     assert "| model a | 10.00 | 11.00 | 60.00 | 70.00 |" in md and "| b | 5.00 | 6.00 |  | 70.00 |" in md
-    assert json.loads((tmp_path / "results.json").read_text())["rows"][0]["oracle"]["miou"] == 60.0
+    assert json.loads((tmp_path / "results.json").read_text())["rows"][0]["seeds"][0]["oracle"]["miou"] == 60.0
+    # Two seeds per row: mean ± sample std; mIoU / pixel accuracy per cell, CRF columns by name.
+    (tmp_path / "c.json").write_text(json.dumps({"linear": {"miou": 20.0, "pixel_acc": 80.0},
+                                                 "linear_crf": {"miou": 22.0, "pixel_acc": 81.0}}))
+    (tmp_path / "d.json").write_text(json.dumps({"linear": {"miou": 30.0, "pixel_acc": 84.0},
+                                                 "linear_crf": {"miou": 31.0, "pixel_acc": 85.0}}))
+    p = subprocess.run([*table, "--row", f"hsg={tmp_path / 'c.json'},{tmp_path / 'd.json'}", "--row",
+                        f"a={tmp_path / 'a.json'}", "--cells", "miou_acc", "--readouts", "linear", "linear_crf",
+                        "--save_dir", str(tmp_path)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    md = (tmp_path / "results.md").read_text()
+    assert "| model | linear probe | linear probe + CRF |" in md
+    assert "| hsg | 25.00 ± 7.07 / 82.00 ± 2.83 | 26.50 ± 6.36 / 83.00 ± 2.83 |" in md
+    assert "| a |  |  |" in md  # a row without the read-out leaves its cell empty
     p = subprocess.run([*table, "--row", f"b={tmp_path / 'missing.json'}", "--save_dir", str(tmp_path)],
                        capture_output=True, text=True)
     assert p.returncode == 1 and "missing.json" in p.stderr
