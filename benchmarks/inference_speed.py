@@ -4,11 +4,26 @@ and time and peak memory against image size.
     python benchmarks/inference_speed.py [--device cuda] [--depth 50] [--image_size 512] [--images 8]
         [--batch_sizes 1 4] [--memory 380000] [--out benchmarks/results/inference_speed.json]
     python benchmarks/inference_speed.py --sizes 512 1024 2048 0 [--depth 50] [--photo 6000x4000]
+    python benchmarks/inference_speed.py --original /path/to/twke18-HSG [--images 8] [--image_size 512]
 
 Per image: the output-stride-8 embedding of a padded canvas, k-means (6x6 grid) on it, and the kNN vote of
 its segments against a memory of ``--memory`` random prototypes (VOC train_aug gives about 380k). The
 baseline in the same run is the original's way: one image at a time and a full argsort of the memory for
 every segment instead of a top-k. Prints a table and writes JSON.
+
+``--original CHECKOUT``: the original's own read-out scripts beside ours, on the same generated images
+(``--images`` smooth random pictures of ``--image_size`` squared, JPEG, with made-up class-label PNGs) and
+the same weights (the original's initialisation of its test network, saved in its checkpoint format, which
+our loader reads): ``pyscripts/inference/prototype.py`` (the memory pass) then ``inference.py`` (the test
+pass) of the checkout, each run by ``benchmarks/original_code.py run-script`` in its own process under its
+CPU shims, against ``pyenv/prototype.py`` and ``pyenv/inference.py`` (kNN read-out) with the same k-means
+grid and iterations. Each script is timed inside its process: its per-image loop (images/s: the wall time
+less start-up, imports, network build and weight and memory loading), and the whole process. The memory of
+the test pass is the memory pass's prototypes plus ``--memory`` random ones (VOC train_aug gives about
+380k), written for both. The network is the original's test network, a ResNet-50 whatever ``--depth``;
+our scripts run on the CPU (as the original's under the shims) with their default config otherwise (e.g.
+DataLoader workers; ``--ours_opts num_workers=0`` loads in the main process as the original does). With
+``--original`` only this table is made (the rows above need their own run).
 
 ``--sizes``: one photo of ``--photo`` pixels (a smooth random picture written as JPEG) cut into segments
 by the inference path (``EvalDataset`` -> sliding-window embedding -> k-means), once per
@@ -158,6 +173,203 @@ def by_size(args: argparse.Namespace) -> dict:
             "photo": args.photo, "rows": rows}
 
 
+ORIGINAL_RUNNER = Path(__file__).resolve().with_name("original_code.py")
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def write_readout_images(folder: Path, count: int, size: int, seed: int = 0) -> Path:
+    """``count`` smooth random pictures of ``size`` squared (JPEG) with made-up class labels (four quadrants
+    of random VOC classes, a background strip, an ignored bottom border) and an empty over-segmentation, in
+    the three-column list format both the original's ``ListDataset`` and ours read; returns the list file."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    for sub in ("JPEGImages", "segcls", "overseg"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i in range(count):
+        name = f"synthetic_{i:04d}"
+        small = rng.random((size // 64 + 2, size // 64 + 2, 3)).astype(np.float32)
+        photo = (cv2.resize(small, (size, size), interpolation=cv2.INTER_CUBIC).clip(0, 1) * 255).astype(np.uint8)
+        cv2.imwrite(str(folder / "JPEGImages" / f"{name}.jpg"), photo)
+        label = np.zeros((size, size), np.uint8)
+        half = size // 2
+        for (rows, cols), cls in zip([(slice(0, half), slice(0, half)), (slice(0, half), slice(half, None)),
+                                      (slice(half, None), slice(0, half)), (slice(half, None), slice(half, None))],
+                                     rng.integers(1, 21, size=4)):
+            label[rows, cols] = cls
+        label[:, : max(size // 8, 1)] = 0
+        label[-2:, :] = 255
+        cv2.imwrite(str(folder / "segcls" / f"{name}.png"), label)
+        cv2.imwrite(str(folder / "overseg" / f"{name}.png"), np.zeros((size, size), np.uint8))
+        lines.append(f"JPEGImages/{name}.jpg segcls/{name}.png overseg/{name}.png")
+    list_file = folder / "list.txt"
+    list_file.write_text("\n".join(lines) + "\n")
+    return list_file
+
+
+def original_config(checkout: Path, size: int, dim: int, grid: tuple[int, int], iterations: int) -> str:
+    """The original's VOC config (configs/voc12_template.yaml filled as bashscripts/coco/train.sh fills it for
+    the stage-2 read-out), reduced to the keys its two inference scripts read; ``max_iteration`` 1 makes
+    them load ``model-0.pth``."""
+    return "\n".join([
+        'gpus: "0"', "num_threads: 0",
+        "dataset:", "  num_classes: 21", "  semantic_ignore_index: 255", "  dataset: VOC2012",
+        f'  color_map_path: "{checkout / "misc" / "colormapvoc.mat"}"',
+        "network:", f"  embedding_dim: {dim}", "  label_divisor: 2048", "  use_syncbn: false",
+        f"  kmeans_iterations: {iterations}", f"  kmeans_num_clusters: [{grid[0]}, {grid[1]}]",
+        "  backbone_types: fcn_50_hsg", "  prediction_types: hsg",
+        "train:", "  max_iteration: 1",
+        "test:", "  scales: [1]", f"  image_size: {size}", f"  crop_size: [{size}, {size}]",
+        f"  stride: [{size}, {size}]", ""])
+
+
+def write_random_memory(original_dir: Path, ours_dir: Path, count: int, dim: int, seed: int = 0) -> None:
+    """``count`` random unit prototypes with random VOC labels, added to both memories (the original's
+    pickled-dict ``.npy``, our ``.npz``), so that the test pass votes against a memory of a real size."""
+    if count <= 0:
+        return
+    rng = np.random.default_rng(seed)
+    protos = rng.standard_normal((count, dim)).astype(np.float32)
+    protos /= np.linalg.norm(protos, axis=1, keepdims=True)
+    labels = rng.integers(0, 21, size=count).astype(np.int64)
+    np.save(original_dir / "zz_random_memory.npy", {"prototype": protos, "prototype_label": labels})
+    np.savez(ours_dir / "zz_random_memory.npz", prototype=protos, prototype_label=labels)
+
+
+def _timed_script(command: list[str], timing: Path, timeout: float) -> dict:
+    """Run one script through ``original_code.py`` (``run-script`` or ``time-script``) and return its phase
+    times (``setup_s``, ``main_s``, ``loop_s``, ``item_s``) and the process's wall time ``wall_s``."""
+    start = time.perf_counter()
+    done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=timeout)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"failed ({done.returncode}): {' '.join(command)}\n{done.stderr[-4000:]}")
+    result = json.loads(timing.read_text())
+    result["wall_s"] = wall
+    return result
+
+
+def prediction_agreement(original: Path, ours: Path) -> float | None:
+    """Fraction of pixels where the two sides' class maps (``semantic_gray/``) agree: a check that both did
+    the same work with the same weights (k-means and kNN ties may differ at the margin)."""
+    import cv2
+
+    same = total = 0
+    for path in sorted(original.glob("*.png")):
+        a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        b = cv2.imread(str(ours / path.name), cv2.IMREAD_UNCHANGED)
+        if a is None or b is None or a.shape != b.shape:
+            return None
+        same += int((a == b).sum())
+        total += a.size
+    return same / total if total else None
+
+
+def versus_original(args: argparse.Namespace) -> dict:
+    """The original's prototype.py + inference.py against ours on the same images and weights (see the module
+    docstring); rows per side and pass, and the ratios ours / original."""
+    sys.path.insert(0, str(ORIGINAL_RUNNER.parent))
+    from original_code import OriginalCodeError, check_checkout
+
+    try:
+        checkout = check_checkout(args.original)
+    except OriginalCodeError as e:
+        raise SystemExit(f"--original: {e}") from None
+    grid = tuple(int(v) for v in args.kmeans_grid.split(","))
+    size, n = args.image_size, args.images
+    runner = [sys.executable, str(ORIGINAL_RUNNER)]
+    with tempfile.TemporaryDirectory(prefix="hsg_vs_original_") as tmp:
+        tmp = Path(tmp)
+        data = tmp / "data"
+        list_file = write_readout_images(data, n, size)
+        cfg = tmp / "original_voc12.yaml"
+        cfg.write_text(original_config(checkout, size, args.dim, grid, args.kmeans_iterations))
+        snapshot = tmp / "snapshot"
+        init = subprocess.run(runner + ["save-init", str(checkout), str(cfg), str(snapshot / "model-0.pth")],
+                              check=False, capture_output=True, text=True, timeout=args.child_timeout)
+        if init.returncode != 0:
+            raise SystemExit(f"saving the original's initial network failed:\n{init.stderr[-4000:]}")
+        common = ["--data_dir", str(data), "--data_list", str(list_file), "--kmeans_num_clusters",
+                  f"{grid[0]},{grid[1]}", "--label_divisor", "2048"]
+        ours_opts = ["--opts", "device=cpu", f"test.image_size={size}", f"test.crop_size=[{size},{size}]",
+                     f"test.stride=[{size},{size}]", f"test.kmeans_iterations={args.kmeans_iterations}",
+                     *args.ours_opts]
+        results: dict[tuple[str, str], dict] = {}
+        for step, program in (("memory", "prototype"), ("test", "inference")):
+            if step == "test":
+                write_random_memory(tmp / "original" / "train" / "semantic_prototype",
+                                    tmp / "ours" / "train" / "semantic_prototype", args.memory, args.dim)
+            for side in ("original", "ours"):
+                out, timing = tmp / side, tmp / f"{side}_{program}.json"
+                save_dir = str(out / ("train" if step == "memory" else "val"))
+                memory = ["--semantic_memory_dir", str(out / "train" / "semantic_prototype")] if step == "test" else []
+                if side == "original":
+                    command = runner + ["run-script", "--timing", str(timing), str(checkout),
+                                        f"pyscripts/inference/{program}.py", "--cfg_path", str(cfg),
+                                        "--snapshot_dir", str(snapshot), "--save_dir", save_dir, *common, *memory]
+                else:
+                    command = runner + ["time-script", "--timing", str(timing), "--time-iterator",
+                                        "hsg.inference.readout:segment_images",
+                                        str(PROJECT / "pyenv" / f"{program}.py"),
+                                        "--checkpoint", str(snapshot / "model-0.pth"), "--save_dir", save_dir,
+                                        *common, *memory, *ours_opts]
+                r = _timed_script(command, timing, args.child_timeout)
+                if "loop_s" not in r:
+                    raise SystemExit(f"{side} {program}.py: its per-image loop was not timed (its loop is no longer "
+                                     f"tqdm / hsg.inference.readout:segment_images?)")
+                results[(side, step)] = r
+                print(f"{side} {program}.py: {r['wall_s']:.1f} s, of which the loop over {n} images "
+                      f"{r['loop_s']:.1f} s", flush=True)
+        agreement = prediction_agreement(tmp / "original" / "val" / "semantic_gray",
+                                         tmp / "ours" / "val" / "semantic_gray")
+        written = {side: sorted(str(p.relative_to(tmp / side)) for p in (tmp / side).rglob("*") if p.is_dir())
+                   for side in ("original", "ours")}
+    rows = []
+    for step in ("memory", "test"):
+        for side in ("original", "ours"):
+            r = results[(side, step)]
+            rows.append({"pass": step, "side": side, "images": n, "wall_s": r["wall_s"],
+                         "fixed_s": r["wall_s"] - r["loop_s"], "setup_s": r["setup_s"], "main_s": r["main_s"],
+                         "loop_s": r["loop_s"], "images_per_s": n / r["loop_s"],
+                         "images_per_s_process": n / r["wall_s"],
+                         "images_per_s_after_first": (n - 1) / sum(r["item_s"][1:]) if n > 1 else None,
+                         "item_s": r["item_s"]})
+    ratios = {}
+    for step in ("memory", "test"):
+        o, u = (next(r for r in rows if r["pass"] == step and r["side"] == s) for s in ("original", "ours"))
+        ratios[step] = {key: u[key] / o[key] if u[key] and o[key] else None
+                        for key in ("images_per_s", "images_per_s_after_first", "images_per_s_process")}
+    return {"original": str(checkout), "torch": torch.__version__,
+            "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+            "image_size": size, "images": n, "kmeans_grid": list(grid), "kmeans_iterations": args.kmeans_iterations,
+            "embedding_dim": args.dim, "random_memory": args.memory, "ours_opts": args.ours_opts,
+            "folders_written": written, "prediction_agreement": agreement, "rows": rows,
+            "ratio_ours_over_original": ratios}
+
+
+def versus_original_table(result: dict) -> str:
+    """The markdown table of :func:`versus_original`."""
+    def num(value: float | None, suffix: str = "") -> str:
+        return "n/a" if value is None else f"{value:.3f}{suffix}" if not suffix else f"{value:.2f}{suffix}"
+
+    lines = [("| pass | code | images | process s | fixed s | loop s | images/s (loop) | "
+              "images/s (loop after the 1st) | images/s (process) |"), "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in result["rows"]:
+        lines.append(f"| {r['pass']} | {r['side']} | {r['images']} | {r['wall_s']:.1f} | {r['fixed_s']:.1f} | "
+                     f"{r['loop_s']:.1f} | {num(r['images_per_s'])} | {num(r['images_per_s_after_first'])} | "
+                     f"{num(r['images_per_s_process'])} |")
+    for step, ratio in result["ratio_ours_over_original"].items():
+        lines.append(f"| {step} | ours / original | | | | | {num(ratio['images_per_s'], 'x')} | "
+                     f"{num(ratio['images_per_s_after_first'], 'x')} | {num(ratio['images_per_s_process'], 'x')} |")
+    lines.append("")
+    lines.append("process: the script's whole run; loop: its per-image loop (read, resize, embed, k-means, "
+                 "prototypes / kNN vote, write the outputs); fixed = process - loop: interpreter start-up, "
+                 "imports, network build, loading the weights (and the memory); after the 1st: the loop without "
+                 "its first image (first-call costs; our DataLoader's workers start there).")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(**parser_texts(__doc__))
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
@@ -171,18 +383,43 @@ def main() -> None:
     parser.add_argument("--memory", type=int, default=380000,
                         help="number of prototypes in the labelled memory of the kNN vote")
     parser.add_argument("--out", default=None, help="JSON output (default benchmarks/results/inference_speed.json, "
-                                                     "or inference_memory.json with --sizes)")
+                                                     "inference_memory.json with --sizes, "
+                                                     "inference_vs_original.json with --original)")
     parser.add_argument("--sizes", type=int, nargs="+", default=None,
                         help="time and peak memory per test.image_size (0: the photo's own size)")
     parser.add_argument("--photo", default="6000x4000", help="--sizes: the photo's width x height")
     parser.add_argument("--uncapped", action="store_true", help="--sizes: also without test.max_pixels")
     parser.add_argument("--child_timeout", type=float, default=900,
-                        help="--sizes: seconds one setting may take before it is recorded as unfinished")
+                        help="--sizes: seconds one setting may take before it is recorded as unfinished; "
+                             "--original: seconds one script may take")
+    parser.add_argument("--original", default=None, metavar="CHECKOUT",
+                        help="time the original's prototype.py + inference.py (a checkout of twke18/HSG) beside "
+                             "our pyenv/prototype.py + pyenv/inference.py on the same images; only this table")
+    parser.add_argument("--kmeans_grid", default="6,6", help="--original: k-means grid H,W of both sides (VOC: 6,6)")
+    parser.add_argument("--kmeans_iterations", type=int, default=15,
+                        help="--original: k-means iterations of both sides (15: the stage-2 config)")
+    parser.add_argument("--ours_opts", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="--original: extra config overrides for our scripts (e.g. num_workers=0)")
     parser.add_argument("--one_size", type=int, default=None, help=argparse.SUPPRESS)  # a child of --sizes
     parser.add_argument("--list", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one_size is not None:
         print(json.dumps(one_size(args)))
+        return
+    if args.original:
+        result = versus_original(args)
+        table = versus_original_table(result)
+        result["table"] = table
+        print(f"\n{args.images} images of {args.image_size}x{args.image_size}, k-means {args.kmeans_grid} x "
+              f"{args.kmeans_iterations} it., memory + {args.memory} random prototypes, {result['threads']} threads\n")
+        print(table)
+        agreement = result["prediction_agreement"]
+        print(f"\npixels where the two sides' predictions agree: "
+              f"{'n/a' if agreement is None else format(100 * agreement, '.2f') + ' %'}")
+        out = Path(args.out or "benchmarks/results/inference_vs_original.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2))
+        print(f"wrote {out}")
         return
     if args.sizes:
         result = by_size(args)
