@@ -12,6 +12,12 @@ use of it runs in a subprocess of this file, whose ``sys.path`` has the checkout
     python benchmarks/original_code.py time-script [--timing FILE] [--time-iterator MODULE:NAME] SCRIPT ARGS...
         runs one of *our* scripts the same way (no shims, our project on sys.path), so both sides are
         timed alike (our scripts loop over a generator, not tqdm: --time-iterator names it)
+    python benchmarks/original_code.py train-step CHECKOUT INPUTS.pt [--save-init F | --init F] [--steps N] ...
+        times the original's training step on the CPU, alternating its baseline (embedding model's
+        embeddings, backward of mean(embedding ** 2)) and its whole step (embedding model forward, the
+        gathers of train.py on one simulated GPU, the prediction model's losses, backward); INPUTS.pt holds
+        the images, their over-segmentation and the original's config keys (benchmarks/train_step.py
+        --original writes it); --save-init saves the original's own initialisation instead
 
 With ``--timing FILE`` the run writes JSON: ``setup_s`` (shims and the script's imports), ``main_s`` (its
 ``main()``), and, when the script loops over its images with ``tqdm`` (the original's do) or over the
@@ -32,6 +38,8 @@ libraries):
   (``cudnn.enabled`` / ``cudnn.benchmark`` are plain flags, harmless on the CPU);
 * ``segment_by_kmeans`` offsets each view's index by ``N * device.index``, ``None`` on the CPU: its
   source is recompiled with the index read as ``device.index or 0`` (GPU 0, as a single-GPU run);
+* ``train-step`` only: the cross-GPU gathers of ``hsg.models.utils`` concatenate CPU tensors (one
+  simulated GPU), as in shared/parity/README.md §0.2;
 * ``tqdm`` is replaced by a pass-through that records the time of every iteration (the timing above).
 """
 
@@ -376,6 +384,186 @@ def save_init(checkout: str | os.PathLike, cfg_path: str, out: str) -> None:
     torch.save({"embedding_model": model.state_dict()}, out)
 
 
+# ----------------------------------------------------------------------------------------------------------
+# The original's training step (forward, losses, backward), driven here as its train.py drives it on one GPU
+
+# Models of the original's train.py by ``network.backbone_types`` (module, builder).
+TRAIN_MODELS = {"fcn_50": ("hsg.models.embeddings.resnet_fcn", "resnet_50_fcn"),
+                "fcn_50_hsg": ("hsg.models.embeddings.resnet_fcn_hsg", "resnet_50_fcn_multiview")}
+# The loss entries of the prediction model's output that train.py sums into the training loss.
+TRAIN_LOSS_KEYS = ("img_sim_loss", "hrchy_group_loss", "clustering_loss")
+
+
+def _cpu_gather(outputs: list, target_device: Any = None, dim: int = 0) -> Any:
+    """``torch.nn.parallel.scatter_gather.gather`` on the CPU (shared/parity/README.md §0.2): tensors are
+    concatenated along ``dim`` in device order, 0-d tensors stacked, dicts gathered key by key."""
+    import torch
+
+    first = outputs[0]
+    if isinstance(first, dict):
+        return {key: _cpu_gather([o[key] for o in outputs], target_device, dim) for key in first}
+    if first.dim() == 0:
+        return torch.stack(list(outputs))
+    return torch.cat(list(outputs), dim)
+
+
+def _patch_gather() -> None:
+    """The original's cross-GPU gathers (``hsg.models.utils``) work on CPU tensors, one simulated GPU."""
+    import hsg.models.utils as model_utils
+
+    model_utils.scatter_gather = types.SimpleNamespace(gather=_cpu_gather)
+
+
+def _configure_original(settings: dict) -> Any:
+    """The original's config with the dotted ``settings`` (e.g. ``train.img_sim_loss_types``) applied."""
+    from hsg.config.default import config
+
+    for dotted, value in settings.items():
+        section, _, key = dotted.rpartition(".")
+        node = config
+        for part in section.split(".") if section else []:
+            node = node[part]
+        node[key] = value
+    return config
+
+
+def build_original_train_models(config: Any) -> tuple[Any, Any]:
+    """The embedding model that the original's train.py builds for ``config.network.backbone_types`` and its
+    prediction model (``hsg``: the training losses), both in train mode."""
+    import importlib
+
+    from hsg.models.predictions.hsg import hsg as prediction_builder
+
+    kind = config.network.backbone_types
+    if kind not in TRAIN_MODELS:
+        raise OriginalCodeError(f"network.backbone_types {kind!r}: the train step runs {sorted(TRAIN_MODELS)}")
+    module, name = TRAIN_MODELS[kind]
+    embedding_model = getattr(importlib.import_module(module), name)(config)
+    return embedding_model.train(), prediction_builder(config).train()
+
+
+def original_baseline_step(embedding_model: Any, datas: dict) -> Any:
+    """Backbone and head only: the embedding model's embeddings (as its forward computes them first), then
+    the backward of ``mean(embedding ** 2)``."""
+    embedding = embedding_model.generate_embeddings(datas)["embedding"]
+    embedding.pow(2).mean().backward()
+    return embedding
+
+
+def original_whole_step(embedding_model: Any, prediction_model: Any, datas: dict, targets: dict) -> dict:
+    """One training step of the original on one (simulated) GPU: the embedding model's forward (embedding,
+    k-means, and at stage 2 the transformers), the bookkeeping between the two models that train.py does
+    with the original's gather helpers (global image order, segment prototypes, hierarchy prototypes,
+    segment-to-group mappings, group centroids), the prediction model's losses and the backward of their
+    sum. The optimiser step is left out. Returns the loss terms (floats)."""
+    import torch
+    import hsg.models.utils as model_utils
+
+    anchor = "cpu"
+    labels = dict(targets)
+    labels["image_index"] = model_utils.gather_and_reorder_image_indices([labels["image_id"]], anchor)[0]
+    out = embedding_model(datas, labels)
+
+    def prototypes_of(cluster_index: Any, batch_index: Any, semantic: Any, instance: Any) -> list:
+        gathered = model_utils.gather_clustering_and_update_prototypes(
+            [out["cluster_embedding"]], [out["cluster_embedding_with_loc"]], [cluster_index], [batch_index],
+            [semantic], [instance], anchor)
+        return [values[0] for values in gathered]
+
+    (labels["prototype"], labels["prototype_with_loc"], labels["prototype_semantic_label"],
+     labels["prototype_instance_label"], labels["prototype_batch_index"], out["cluster_index"]) = prototypes_of(
+        out["cluster_index"], out["cluster_batch_index"], out["cluster_semantic_label"],
+        out["cluster_instance_label"])
+    levels = [level for level in ("finehrchy", "coarsehrchy") if f"{level}_cluster_index" in out]
+    for level in levels:
+        image_of_pixel = torch.gather(labels["image_index"], 0, out["cluster_batch_index"])
+        zeros = torch.zeros_like(out[f"{level}_cluster_index"])
+        (labels[f"{level}_prototype"], labels[f"{level}_prototype_with_loc"], _, _, _,
+         out[f"{level}_cluster_index"]) = prototypes_of(out[f"{level}_cluster_index"], image_of_pixel, zeros, zeros)
+    for level in levels:
+        labels[f"{level}_mapping_index"] = model_utils.gather_and_update_cluster_mappings(
+            [out["cluster_index"]], [out[f"{level}_cluster_index"]], anchor)[0]
+    for level in levels:
+        key = f"{level}_nd_prototype_grouping_centroid"
+        if key in out:
+            labels[key] = model_utils.gather_and_update_datas([out[key].clone()])[0]
+    results = prediction_model(out, labels)
+    terms = {key: results[key].mean() for key in TRAIN_LOSS_KEYS if results.get(key) is not None}
+    sum(terms.values()).backward()
+    return {key: float(value.detach()) for key, value in terms.items()}
+
+
+def original_inputs(images: Any, oversegmentation: Any) -> tuple[dict, dict]:
+    """The original's ``datas`` and ``targets`` of interleaved views and their region ids (-1 on padding):
+    semantic label 0 on valid pixels and 255 on padding, instance label the region id (255 on padding),
+    image ids 0, 0, 1, 1, ..."""
+    import torch
+
+    padding = oversegmentation < 0
+    semantic = torch.zeros_like(oversegmentation).masked_fill(padding, 255)
+    instance = oversegmentation.masked_fill(padding, 255)
+    image_id = torch.arange(images.shape[0], dtype=torch.long) // 2
+    return {"image": images}, {"semantic_label": semantic, "instance_label": instance, "image_id": image_id}
+
+
+def train_step(checkout: str | os.PathLike, inputs_path: str, init: str | None, save_init_to: str | None,
+               seed: int, steps: int, warmup: int, threads: int, out: str | None) -> dict:
+    """Time the original's baseline and whole training steps (``train-step``), alternating, on the inputs of
+    ``inputs_path`` (a torch file: ``images``, ``oversegmentation``, ``config`` of dotted original keys),
+    the weights of ``init`` (``{'embedding_model': ..., 'prediction_model': ...}``) or, with
+    ``save_init_to``, the original's own initialisation under ``seed``, saved there (no step is timed)."""
+    load_original(checkout)
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    _patch_gather()
+    try:
+        spec = torch.load(inputs_path, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable file
+        raise OriginalCodeError(f"{inputs_path}: cannot read the step inputs ({type(e).__name__}: {e})") from e
+    config = _configure_original(spec["config"])
+    torch.manual_seed(seed)
+    embedding_model, prediction_model = build_original_train_models(config)
+    if save_init_to:
+        Path(save_init_to).parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"embedding_model": embedding_model.state_dict(),
+                    "prediction_model": prediction_model.state_dict()}, save_init_to)
+        return {"saved": save_init_to}
+    if init:
+        state = torch.load(init, weights_only=True)
+        embedding_model.load_state_dict(state["embedding_model"], resume=True)
+    datas, targets = original_inputs(spec["images"], spec["oversegmentation"])
+
+    def timed(run: Any) -> tuple[float, float, Any]:
+        embedding_model.zero_grad(set_to_none=True)
+        prediction_model.zero_grad(set_to_none=True)
+        cpu, wall = time.process_time(), time.perf_counter()
+        result = run()
+        return time.process_time() - cpu, time.perf_counter() - wall, result
+
+    def baseline() -> Any:
+        return original_baseline_step(embedding_model, datas)
+
+    def whole() -> dict:
+        return original_whole_step(embedding_model, prediction_model, datas, targets)
+
+    record: dict[str, Any] = {"baseline_cpu_s": [], "baseline_wall_s": [], "whole_cpu_s": [], "whole_wall_s": []}
+    for index in range(warmup + steps):
+        base_cpu, base_wall, embedding = timed(baseline)
+        whole_cpu, whole_wall, losses = timed(whole)
+        if index >= warmup:
+            record["baseline_cpu_s"].append(base_cpu)
+            record["baseline_wall_s"].append(base_wall)
+            record["whole_cpu_s"].append(whole_cpu)
+            record["whole_wall_s"].append(whole_wall)
+    record.update({"model": config.network.backbone_types, "threads": torch.get_num_threads(),
+                   "embedding_size": list(embedding.shape[-2:]), "losses": losses})
+    if out:
+        Path(out).write_text(json.dumps(record, indent=2))
+    return record
+
+
 def main(argv: list[str] | None = None) -> int:
     setup_start = time.perf_counter()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -397,6 +585,17 @@ def main(argv: list[str] | None = None) -> int:
     init.add_argument("checkout")
     init.add_argument("cfg_path", help="the original's config YAML")
     init.add_argument("out", help="checkpoint file to write (model-<max_iteration - 1>.pth)")
+    step = sub.add_parser("train-step", help="time the original's training step (baseline and whole) on the CPU")
+    step.add_argument("checkout", help="checkout of github.com/twke18/HSG")
+    step.add_argument("inputs", help="torch file: images, oversegmentation, config (dotted original keys)")
+    step.add_argument("--init", default=None, help="weights to load ({'embedding_model': ...})")
+    step.add_argument("--save-init", default=None, dest="save_init",
+                      help="save the original's own initialisation here and stop")
+    step.add_argument("--seed", type=int, default=0, help="torch seed of the initialisation")
+    step.add_argument("--steps", type=int, default=3, help="timed steps of each kind")
+    step.add_argument("--warmup", type=int, default=1, help="untimed steps of each kind first")
+    step.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    step.add_argument("--out", default=None, help="write the times (JSON) here")
     args = parser.parse_args(argv)
     try:
         if args.command == "run-script":
@@ -413,6 +612,12 @@ def main(argv: list[str] | None = None) -> int:
             for spec in args.iterators:
                 time_iterator(spec)
             time_main(args.script, args.args, args.timing, setup_start)
+        elif args.command == "train-step":
+            check_checkout(args.checkout)
+            if not Path(args.inputs).is_file():
+                raise OriginalCodeError(f"{args.inputs}: no such inputs file")
+            train_step(args.checkout, args.inputs, args.init, args.save_init, args.seed, args.steps, args.warmup,
+                       args.threads, args.out)
         else:
             save_init(args.checkout, args.cfg_path, args.out)
     except OriginalCodeError as e:

@@ -41,6 +41,14 @@ round. Gradients are freed before each step, so they count in the growth. On CUD
 (``VmHWM``), read after glibc's ``malloc_trim`` and a reset through ``/proc/self/clear_refs``; allocator
 slack counts too. Where Linux /proc is missing it reads "n/a". The script prints a markdown table and
 writes JSON (``--out``).
+
+``--original CHECKOUT`` (CPU, ResNet-50, one process) also times the original's training step from a
+checkout of github.com/twke18/HSG (its stage-2 model ``fcn_50_hsg`` when the hierarchy is on, ``fcn_50``
+otherwise, with its ``hsg`` losses; run by ``benchmarks/original_code.py train-step`` in a subprocess). Both
+sides run the original's initialisation (ours loads it) on the same saved inputs. ``--rounds`` rounds
+alternate: the original's ``--warmup`` + ``--repeats`` steps, then ours; each round gives each side's median
+CPU seconds (``time.process_time``) of the baseline and of the whole step; the table shows the median over
+rounds and HSG's share (whole - baseline).
 """
 
 from __future__ import annotations
@@ -51,7 +59,9 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,6 +76,7 @@ from hsg.cli.common import parser_texts
 from hsg.config.config import Config, get_default_config
 from hsg.losses.hsg_loss import GatherFn, hsg_losses, total_loss
 from hsg.models.model import HSGModel, ModelOutput, build_model
+from hsg.models.weights import load_model_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU_IMAGES = 2
@@ -280,11 +291,11 @@ def timed(run: Callable[[PhaseTimer], object], model: HSGModel, device: torch.de
     model.zero_grad(set_to_none=True)
     timer = PhaseTimer(device)
     synchronize(device)
-    begin = time.perf_counter()
+    begin, cpu_begin = time.perf_counter(), time.process_time()
     result = run(timer)
     synchronize(device)
-    wall = time.perf_counter() - begin
-    return {"total": wall, **timer.seconds()}, result
+    wall, cpu = time.perf_counter() - begin, time.process_time() - cpu_begin
+    return {"total": wall, **timer.seconds(), "cpu_total": cpu}, result
 
 
 def peak_memory(run: Callable[[PhaseTimer], object], model: HSGModel, device: torch.device, cpu_peak: bool
@@ -370,6 +381,114 @@ def run_setting(name: str, args: argparse.Namespace, device: torch.device, cpu_p
     }
 
 
+# ------------------------------------------------------------------------------------------ the original
+ORIGINAL_RUNNER = ROOT / "benchmarks" / "original_code.py"
+ORIGINAL_LABEL_DIVISOR = 2048  # bashscripts/coco/train.sh
+ORIGINAL_LOSS_TERMS = ("img_sim", "fine_hrchy", "coarse_hrchy", "centroid_cont")
+
+
+def original_settings(cfg: Config) -> dict:
+    """The original's config (dotted keys) for the same step: its stage-2 model (``fcn_50_hsg``) when the
+    hierarchy is on, its stage-1 model (``fcn_50``) otherwise, with our k-means and loss settings."""
+    net, train = cfg.network, cfg.train
+    settings = {"network.backbone_types": "fcn_50_hsg" if net.hierarchy else "fcn_50",
+                "network.embedding_dim": int(net.embedding_dim), "network.label_divisor": ORIGINAL_LABEL_DIVISOR,
+                "network.kmeans_iterations": int(net.kmeans_iterations),
+                "network.kmeans_num_clusters": [int(k) for k in net.kmeans_num_clusters],
+                "dataset.semantic_ignore_index": 255, "dataset.num_classes": 21,
+                "train.dmon_loss_types": train.dmon_loss_types, "train.dmon_loss_weight": float(train.dmon_loss_weight),
+                "train.dmon_knn": int(train.dmon_knn), "train.fine_hrchy_clusters": int(train.fine_hrchy_clusters),
+                "train.coarse_hrchy_clusters": int(train.coarse_hrchy_clusters)}
+    for term in ORIGINAL_LOSS_TERMS:
+        settings[f"train.{term}_loss_types"] = train[f"{term}_loss_types"]
+        settings[f"train.{term}_concentration"] = float(train[f"{term}_concentration"])
+        settings[f"train.{term}_loss_weight"] = float(train[f"{term}_loss_weight"])
+    return settings
+
+
+def run_original(checkout: str, *options: str) -> None:
+    """``benchmarks/original_code.py train-step CHECKOUT ...`` in a subprocess (the original's package is
+    also called ``hsg``); its error message ends this script."""
+    done = subprocess.run([sys.executable, str(ORIGINAL_RUNNER), "train-step", checkout, *options],
+                          check=False, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"--original {checkout}: the original's training step failed:\n{done.stderr[-3000:]}")
+
+
+def compare_with_original(name: str, args: argparse.Namespace, device: torch.device) -> dict:
+    """Alternating rounds of the original's training step (a subprocess) and ours, on the same weights (the
+    original's initialisation, loaded by ours) and the same inputs: per round, each side's median CPU
+    seconds (``time.process_time``) of its baseline step and of its whole step."""
+    setting = SETTINGS[name]
+    crop = args.crop or setting.crop
+    num_images = args.images or CPU_IMAGES
+    cfg = setting_config(setting, args.depth, crop)
+    torch.manual_seed(args.seed)
+    model = build_model(cfg).to(device).train()
+    images, region = make_batch(num_images, crop, cfg, np.random.default_rng(args.seed))
+    gather = simulated_gather(args.processes)
+    threads = str(torch.get_num_threads())
+    rounds: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="hsg_train_step_") as tmp:
+        inputs, init = Path(tmp) / "inputs.pt", Path(tmp) / "init.pth"
+        torch.save({"images": images, "oversegmentation": region, "config": original_settings(cfg)}, inputs)
+        run_original(args.original, str(inputs), "--save-init", str(init), "--seed", str(args.seed))
+        load_model_weights(model, init)
+
+        def base(timer: PhaseTimer) -> None:
+            baseline_step(model, images, False, timer)
+
+        def full(timer: PhaseTimer) -> ModelOutput:
+            return full_step(model, images, region, cfg, False, gather, timer)
+
+        for index in range(args.rounds):
+            report = Path(tmp) / f"original_{index}.json"
+            run_original(args.original, str(inputs), "--init", str(init), "--steps", str(args.repeats),
+                         "--warmup", str(args.warmup), "--threads", threads, "--out", str(report))
+            theirs = json.loads(report.read_text())
+            ours_base, ours_full = [], []
+            for step in range(args.warmup + args.repeats):
+                record_base = timed(base, model, device)[0]
+                record_full, out = timed(full, model, device)
+                if step >= args.warmup:
+                    ours_base.append(record_base["cpu_total"])
+                    ours_full.append(record_full["cpu_total"])
+            rounds.append({"original": {"baseline": statistics.median(theirs["baseline_cpu_s"]),
+                                        "whole": statistics.median(theirs["whole_cpu_s"]),
+                                        "losses": theirs["losses"], "embedding_size": theirs["embedding_size"]},
+                           "ours": {"baseline": statistics.median(ours_base), "whole": statistics.median(ours_full)}})
+            print(f"[{name} vs original] round {index + 1}/{args.rounds}: original baseline "
+                  f"{rounds[-1]['original']['baseline']:.3f} s, whole {rounds[-1]['original']['whole']:.3f} s; "
+                  f"ours baseline {rounds[-1]['ours']['baseline']:.3f} s, whole {rounds[-1]['ours']['whole']:.3f} s",
+                  file=sys.stderr, flush=True)
+    sides = {}
+    for side in ("original", "ours"):
+        baseline = statistics.median(r[side]["baseline"] for r in rounds)
+        whole = statistics.median(r[side]["whole"] for r in rounds)
+        sides[side] = {"baseline": baseline, "whole": whole,
+                       "hsg": statistics.median(r[side]["whole"] - r[side]["baseline"] for r in rounds)}
+    return {"model": original_settings(cfg)["network.backbone_types"], "images": num_images, "crop": crop,
+            "embedding_size": {"original": rounds[-1]["original"]["embedding_size"],
+                               "ours": list(out.embedding.shape[-2:])},
+            "rounds_run": args.rounds, "steps_per_round": args.repeats, "clock": "time.process_time (CPU s)",
+            **sides, "ours_over_original": {k: sides["ours"][k] / sides["original"][k] for k in sides["ours"]},
+            "original_losses_last_step": rounds[-1]["original"]["losses"], "rounds": rounds}
+
+
+def original_table(comparison: dict[str, dict]) -> str:
+    """The original's step beside ours: median over the rounds of each round's median CPU seconds."""
+    lines = ["| CPU s per step (median of rounds) | " + " | ".join(
+        f"{name}: original | {name}: ours | ours / original" for name in comparison) + " |",
+        "|---|" + "---:|---:|---:|" * len(comparison)]
+    for label, key in (("backbone+head step (baseline)", "baseline"), ("whole training step", "whole"),
+                       ("HSG's share (whole - baseline)", "hsg")):
+        cells = []
+        for x in comparison.values():
+            cells += [_ms(x["original"][key]), _ms(x["ours"][key]), f"{x['ours_over_original'][key]:.2f}"]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------------------------------ report
 def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:,.0f} ms" if abs(seconds) >= 0.0095 else f"{seconds * 1e3:.1f} ms"
@@ -432,6 +551,17 @@ def machine_description(device: torch.device) -> dict:
             "torch": torch.__version__, "python": platform.python_version()}
 
 
+def _load_original_runner():
+    """``benchmarks/original_code.py`` as a module (for its checkout check; it never imports the original
+    here)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("hsg_original_code_runner", ORIGINAL_RUNNER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(**parser_texts(__doc__))
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
@@ -449,6 +579,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     parser.add_argument("--amp", action="store_true", help="bfloat16 autocast for backbone and head")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic batch and of the weights")
+    parser.add_argument("--original", default=None, metavar="CHECKOUT",
+                        help="also time the original's training step from this checkout of github.com/twke18/HSG "
+                             "(CPU, ResNet-50, one process), in rounds alternating with ours")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="with --original: alternating rounds (each: --warmup + --repeats steps per side)")
     parser.add_argument("--out", type=Path, default=None,
                         help="JSON output (default benchmarks/results/train_step_<device type>.json)")
     args = parser.parse_args(argv)
@@ -458,6 +593,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             parser.error(f"--{key} must be >= {low}")
     if args.images == 1:
         parser.error("--images must be at least 2: the stage-2 transformers batch-normalise over the images")
+    if args.original is not None:
+        if args.depth != 50 or args.amp or args.processes != 1 or args.device != "cpu" or args.rounds < 1:
+            parser.error("--original: the original's step runs ResNet-50 on the CPU in float32, one process "
+                         "(--depth 50, no --amp, --processes 1, --device cpu, --rounds >= 1)")
+        try:
+            _load_original_runner().check_checkout(args.original)
+        except RuntimeError as e:
+            parser.error(f"--original {e}")
     if args.crop and args.crop < 32:
         parser.error("--crop must be at least 32, so that the embedding map holds a few pixels")
     return args
@@ -475,6 +618,8 @@ def main(argv: list[str] | None = None) -> None:
     machine = machine_description(device)
     load_before = os.getloadavg()[0]
     results = {name: run_setting(name, args, device, cpu_peak) for name in args.settings}
+    comparison = ({name: compare_with_original(name, args, device) for name in args.settings}
+                  if args.original else {})
     machine["load_average_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
 
     print(f"device: {machine['name']} ({machine['device']}, {machine['cpu_cores']} cores, {machine['threads']} "
@@ -482,13 +627,21 @@ def main(argv: list[str] | None = None) -> None:
           f"{args.repeats} after {args.warmup} warm-up round(s); 1-min load average {load_before:.2f} before, "
           f"{machine['load_average_1min'][1]:.2f} after\n")
     print(markdown_table(results, device))
+    if comparison:
+        print(f"\nThe original's training step ({args.original}) beside ours: same weights (the original's "
+              f"initialisation), same inputs; {args.rounds} alternating rounds of {args.warmup} + {args.repeats} "
+              f"steps per side, CPU seconds (time.process_time)\n")
+        print(original_table(comparison))
     out = args.out or ROOT / "benchmarks" / "results" / f"train_step_{device.type}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {**machine, "depth": args.depth, "amp": args.amp, "repeats": args.repeats, "warmup": args.warmup,
             "seed": args.seed, "command": " ".join(["python", "benchmarks/train_step.py", *argv]),
             "memory": "torch.cuda.max_memory_allocated growth" if device.type == "cuda"
             else ("VmHWM growth (peak RSS, reset via /proc/self/clear_refs)" if cpu_peak else "unavailable")}
-    out.write_text(json.dumps({"meta": meta, "settings": results}, indent=2))
+    document = {"meta": meta, "settings": results}
+    if comparison:
+        document["original"] = {"checkout": str(Path(args.original).resolve()), "settings": comparison}
+    out.write_text(json.dumps(document, indent=2))
     print(f"\nwrote {out}")
 
 

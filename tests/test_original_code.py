@@ -119,3 +119,52 @@ print("ok", x.device, int(out[-1].max()) if isinstance(out, tuple) else "")
                           timeout=120, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.startswith("ok cpu")
+
+
+# ---------------------------------------------------------------------------------------------- train-step
+def test_train_step_reports_a_wrong_checkout_and_exits_2(tmp_path):
+    inputs = tmp_path / "inputs.pt"
+    inputs.write_bytes(b"")
+    done = subprocess.run([sys.executable, str(RUNNER), "train-step", str(tmp_path / "nowhere"), str(inputs)],
+                          check=False, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "nowhere: no such folder" in done.stderr and "Traceback" not in done.stderr
+    (tmp_path / "hsg").mkdir()
+    done = subprocess.run([sys.executable, str(RUNNER), "train-step", str(tmp_path), str(inputs)],
+                          check=False, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "not a checkout of the original" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_train_step_benchmark_refuses_a_wrong_checkout(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "train_step.py"), "--original",
+                           str(tmp_path / "nowhere"), "--out", str(tmp_path / "out.json")],
+                          check=False, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 2
+    assert "--original" in done.stderr and "nowhere: no such folder" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.skipif(not ORIGINAL, reason="set HSG_ORIGINAL to a checkout of github.com/twke18/HSG")
+def test_one_tiny_training_step_on_each_side():
+    """benchmarks/train_step.py --original: one round of one step on each side (the original's stage-2 model
+    in a subprocess, on its own initialisation, which ours loads), at a 64-pixel crop."""
+    import torch
+
+    spec = importlib.util.spec_from_file_location("train_step_under_test", ROOT / "benchmarks" / "train_step.py")
+    train_step = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = train_step  # its dataclasses look their module up
+    spec.loader.exec_module(train_step)
+    torch.set_num_threads(1)
+    args = train_step.parse_args(["--settings", "stage2", "--crop", "64", "--repeats", "1", "--warmup", "0",
+                                  "--rounds", "1", "--original", ORIGINAL])
+    result = train_step.compare_with_original("stage2", args, torch.device("cpu"))
+    assert result["model"] == "fcn_50_hsg"
+    assert result["embedding_size"]["original"] == result["embedding_size"]["ours"] == [4, 4]
+    for side in ("original", "ours"):
+        assert 0 < result[side]["baseline"] and 0 < result[side]["whole"]
+    losses = result["original_losses_last_step"]
+    assert set(losses) == {"img_sim_loss", "hrchy_group_loss", "clustering_loss"}
+    assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
+    assert "stage2: original" in train_step.original_table({"stage2": result})
