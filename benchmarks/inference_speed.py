@@ -132,16 +132,24 @@ def one_size(args: argparse.Namespace) -> dict:
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def smooth_picture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """A smooth random ``[height, width, 3]`` uint8 picture (random colours on a coarse grid, bicubic): JPEG
+    decoding and the network cost what a photo costs, and no file is needed."""
+    import cv2
+
+    small = rng.random((height // 64 + 2, width // 64 + 2, 3)).astype(np.float32)
+    return (cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC).clip(0, 1) * 255).astype(np.uint8)
+
+
 def by_size(args: argparse.Namespace) -> dict:
     """Every setting of ``--sizes`` in its own process, on one generated photo."""
     width, height = (int(v) for v in args.photo.split("x"))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         rng = np.random.default_rng(0)
-        small = rng.random((height // 64 + 2, width // 64 + 2, 3)).astype(np.float32)
         import cv2
 
-        photo = (cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC).clip(0, 1) * 255).astype(np.uint8)
+        photo = smooth_picture(rng, height, width)
         cv2.imwrite(f"{tmp}/photo.jpg", photo)
         Path(f"{tmp}/list.txt").write_text(f"{tmp}/photo.jpg\n")
         for uncapped in ([False, True] if args.uncapped else [False]):
@@ -189,8 +197,7 @@ def write_readout_images(folder: Path, count: int, size: int, seed: int = 0) -> 
     lines = []
     for i in range(count):
         name = f"synthetic_{i:04d}"
-        small = rng.random((size // 64 + 2, size // 64 + 2, 3)).astype(np.float32)
-        photo = (cv2.resize(small, (size, size), interpolation=cv2.INTER_CUBIC).clip(0, 1) * 255).astype(np.uint8)
+        photo = smooth_picture(rng, size, size)
         cv2.imwrite(str(folder / "JPEGImages" / f"{name}.jpg"), photo)
         label = np.zeros((size, size), np.uint8)
         half = size // 2
